@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import hmac
 import json
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from anivault import redact
+from anivault.atomicfile import atomic_write_bytes
 from anivault.errors import ConfigError
 
 FORMAT: Final = "anivault-secret/1"
@@ -255,51 +255,13 @@ def default_secret_path() -> Path:
 
 
 def write_secret_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically, owner-only from the first byte.
+    """Write ``data`` to ``path`` atomically, owner-only (0600) from creation.
 
-    The temp file is created by ``os.open(O_CREAT | O_EXCL, 0o600)``: the mode is set at creation, so there is
-    no window in which another user could open it (a chmod after writing has one), and umask can only remove
-    bits. fsync before ``os.replace`` so a crash leaves the old file or the new one, never a torn one; fsync
-    of the directory so the rename itself survives a power cut.
+    The mode is set by ``os.open(O_CREAT | O_EXCL, 0o600)`` on the temp file, so there is no window in which
+    another user could open it (a chmod after writing has one), and umask can only remove bits. fsync, then
+    ``os.replace``: a crash leaves the old file or the new one, never a torn one.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(tmp, flags, 0o600)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        _crashpoint("secret_before_replace")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":
-        return  # Windows cannot open a directory for fsync; NTFS journals the rename itself.
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _crashpoint(name: str) -> None:
-    """Test hook (RELIABILITY §3): ``ANIVAULT_CRASHPOINT=<name>`` kills the process here."""
-    if os.environ.get("ANIVAULT_CRASHPOINT") == name:
-        import signal
-
-        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
+    atomic_write_bytes(path, data, mode=0o600, crashpoint="secret_before_replace")
 
 
 def read_secret_file(path: Path) -> bytes:
