@@ -118,8 +118,18 @@ class Settings:
 
     def set(self, dotted: str, value: Any, source: str) -> None:
         section, key = _split_key(dotted)
-        setattr(getattr(self, section), key, _coerce(dotted, value, _field_type(section, key)))
+        setattr(getattr(self, section), key, check_value(dotted, value))
         self.sources[dotted] = source
+
+    def profile(self, name: str) -> Profile:
+        """The named `[profiles.NAME]` table, validated."""
+        if name not in self.profiles:
+            known = ", ".join(sorted(self.profiles)) or "none defined"
+            raise ConfigError(
+                f"unknown profile '{name}' (known: {known})",
+                hint="define it as [profiles.NAME] in anivault.toml (`anivault settings path`)",
+            )
+        return parse_profile(name, self.profiles[name])
 
     def items(self) -> list[tuple[str, Any, str]]:
         out = []
@@ -128,6 +138,121 @@ class Settings:
                 dotted = f"{section}.{f.name}"
                 out.append((dotted, self.get(dotted), self.sources.get(dotted, "default")))
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A named set of sources, destination and setting overrides for `anivault run --profile NAME`.
+
+    In the toml::
+
+        [profiles.nas]
+        sources = ["/mnt/nas/incoming", "/mnt/nas/seeding"]
+        dest = "/mnt/nas/Anime"
+        [profiles.nas.organize]
+        action = "hardlink"
+    """
+
+    name: str
+    sources: tuple[str, ...] = ()
+    dest: str | None = None
+    overrides: tuple[tuple[str, Any], ...] = ()  # ("organize.action", "hardlink"), already type-checked
+
+
+PROFILE_FIELDS = {"sources", "dest"}
+
+
+def parse_profile(name: str, table: Mapping[str, Any]) -> Profile:
+    where = f"profiles.{name}"
+    sources: tuple[str, ...] = ()
+    dest: str | None = None
+    overrides: list[tuple[str, Any]] = []
+    for key, value in table.items():
+        if key == "sources":
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise ConfigError(
+                    f"setting '{where}.sources' must be a list of folders",
+                    hint='write it as sources = ["/path/one", "/path/two"]',
+                )
+            sources = tuple(value)
+        elif key == "dest":
+            if not isinstance(value, str) or not value:
+                raise ConfigError(
+                    f"setting '{where}.dest' must be a folder path", hint='dest = "/path/to/library"'
+                )
+            dest = value
+        elif key in SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"'{where}.{key}' must be a table", hint=f"write it as [{where}.{key}]")
+            for sub, sub_value in value.items():
+                dotted = f"{key}.{sub}"
+                try:
+                    overrides.append((dotted, check_value(dotted, sub_value)))
+                except ConfigError as exc:
+                    raise ConfigError(f"in profile '{name}': {exc.message}", hint=exc.hint) from None
+        else:
+            raise ConfigError(
+                f"unknown setting '{where}.{key}'",
+                hint=f"a profile holds sources, dest and setting tables ({', '.join(SECTIONS)})",
+            )
+    return Profile(name=name, sources=sources, dest=dest, overrides=tuple(overrides))
+
+
+def env_name(dotted: str) -> str:
+    """The environment variable that overrides a setting."""
+    section, key = _split_key(dotted)
+    return f"ANIVAULT_{section}_{key}".upper()
+
+
+def _level(value: Any) -> str | None:
+    return (
+        None
+        if str(value).upper() in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+        else ("DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    )
+
+
+# Range and choice checks beyond the type; each returns what the value must be, or None when it is fine.
+VALIDATORS: dict[str, typing.Callable[[Any], str | None]] = {
+    "index.workers": lambda v: None if v >= 0 else "0 (one per core) or more",
+    "index.batch_size": lambda v: None if 1 <= v <= 100_000 else "between 1 and 100000",
+    "tmdb.rate": lambda v: None if 0 < v <= 1000 else "more than 0 requests per second",
+    "tmdb.concurrency": lambda v: None if 1 <= v <= 32 else "between 1 and 32",
+    "tmdb.timeout": lambda v: None if 0 < v <= 600 else "between 0 and 600 seconds",
+    "tmdb.retry_after_cap": lambda v: None if 0 <= v <= 3600 else "between 0 and 3600 seconds",
+    "tmdb.search_ttl_hours": lambda v: None if v >= 0 else "0 or more hours",
+    "tmdb.details_ttl_hours": lambda v: None if v >= 0 else "0 or more hours",
+    "tmdb.negative_ttl_hours": lambda v: None if v >= 0 else "0 or more hours",
+    "tmdb.base_url": lambda v: None if v.startswith(("http://", "https://")) else "an http(s) URL",
+    "match.auto_threshold": lambda v: None if 0 <= v <= 1 else "between 0 and 1",
+    "match.review_threshold": lambda v: None if 0 <= v <= 1 else "between 0 and 1",
+    "organize.action": lambda v: (
+        None if v in {"move", "copy", "hardlink", "symlink"} else ("move, copy, hardlink or symlink")
+    ),
+    "logging.level": _level,
+    "logging.max_bytes": lambda v: None if v >= 10_000 else "at least 10000 bytes",
+    "logging.backups": lambda v: None if 0 <= v <= 1000 else "between 0 and 1000",
+    "db.busy_timeout_ms": lambda v: None if v >= 0 else "0 or more milliseconds",
+    "db.backups_keep": lambda v: None if v >= 0 else "0 or more",
+}
+
+
+def check_value(dotted: str, value: Any) -> Any:
+    """``value`` converted to the type of setting ``dotted`` and range-checked, or a ConfigError naming it."""
+    section, key = _split_key(dotted)
+    coerced = _coerce(dotted, value, _field_type(section, key))
+    validator = VALIDATORS.get(dotted)
+    problem = validator(coerced) if validator else None
+    if problem:
+        raise ConfigError(
+            f"setting '{dotted}' must be {problem}, got {value!r}",
+            hint="fix it in anivault.toml (`anivault settings path`) or the matching ANIVAULT_* variable",
+        )
+    if dotted == "logging.level":
+        coerced = str(coerced).upper()
+    return coerced
 
 
 def all_keys() -> list[str]:
@@ -227,17 +352,42 @@ def load_settings(
     *,
     config_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    profile: str | None = None,
 ) -> Settings:
-    """Defaults, then the toml file, then ANIVAULT_* env vars, then flags (`{"tmdb.rate": 10}`)."""
+    """Defaults, then the toml file, then ANIVAULT_* env vars, then a profile's overrides, then flags
+    (`{"tmdb.rate": 10}`). A profile is picked by a flag (`--profile`), so it ranks just below the flags."""
     env = os.environ if environ is None else environ
     path = config_file or app_paths().config_file
     settings = Settings(config_file=path)
-    data = read_toml(path)
+    apply_toml(settings, read_toml(path), path)
+    for dotted in all_keys():
+        name = env_name(dotted)
+        if name in env:
+            settings.set(dotted, env[name], "env")
+    for name, dotted in ENV_ALIASES.items():
+        if name in env:
+            settings.set(dotted, env[name], "env")
+    if profile:
+        chosen = settings.profile(profile)
+        for dotted, value in chosen.overrides:
+            settings.set(dotted, value, f"profile:{profile}")
+        if chosen.dest:
+            settings.set("organize.dest", chosen.dest, f"profile:{profile}")
+    for dotted, value in (cli_overrides or {}).items():
+        if value is not None:
+            settings.set(dotted, value, "flag")
+    return settings
+
+
+def apply_toml(settings: Settings, data: Mapping[str, Any], path: Path) -> None:
+    """Check a parsed anivault.toml against the schema and apply it with source "toml"."""
     for section, table in data.items():
         if section == "profiles":
             if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
                 raise ConfigError("[profiles] must hold tables such as [profiles.nas]", hint=f"fix {path}")
             settings.profiles = {str(k): dict(v) for k, v in table.items()}
+            for name, body in settings.profiles.items():
+                parse_profile(name, body)  # a broken profile is an error now, not when it is used
             continue
         if section not in SECTIONS:
             raise ConfigError(
@@ -248,15 +398,100 @@ def load_settings(
             raise ConfigError(f"'{section}' in {path} must be a table", hint=f"write it as [{section}]")
         for key, value in table.items():
             settings.set(f"{section}.{key}", value, "toml")
-    for dotted in all_keys():
-        section, key = dotted.split(".", 1)
-        name = f"ANIVAULT_{section}_{key}".upper()
-        if name in env:
-            settings.set(dotted, env[name], "env")
-    for name, dotted in ENV_ALIASES.items():
-        if name in env:
-            settings.set(dotted, env[name], "env")
-    for dotted, value in (cli_overrides or {}).items():
-        if value is not None:
-            settings.set(dotted, value, "flag")
-    return settings
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Writing anivault.toml (`anivault settings set` / `unset`)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    path: Path
+    key: str
+    value: Any  # the stored value (typed), or None after unset
+    previous: Any
+    overridden_by: str | None  # an env var that still wins over the file, if set
+    backup: Path | None  # where the old file went when it had comments (tomli-w cannot keep them)
+
+
+def _split_write_key(dotted: str) -> list[str]:
+    """The toml table path for a key: "tmdb.rate" or "profiles.nas.dest" / "profiles.nas.organize.action"."""
+    parts = dotted.split(".")
+    if parts[0] == "profiles":
+        if len(parts) == 3 and parts[2] in PROFILE_FIELDS and parts[1]:
+            return parts
+        if len(parts) == 4 and parts[1]:
+            _split_key(f"{parts[2]}.{parts[3]}")
+            return parts
+        raise ConfigError(
+            f"unknown setting '{dotted}'",
+            hint="profile keys are profiles.NAME.sources, profiles.NAME.dest or profiles.NAME.SECTION.KEY",
+        )
+    _split_key(dotted)
+    return parts
+
+
+def _typed_for_write(parts: list[str], value: Any) -> Any:
+    if parts[0] != "profiles":
+        return check_value(".".join(parts), value)
+    if parts[2] == "sources":
+        items = value if isinstance(value, list) else [v.strip() for v in str(value).split(",") if v.strip()]
+        return [str(v) for v in items]
+    if parts[2] == "dest":
+        return str(value)
+    return check_value(f"{parts[2]}.{parts[3]}", value)
+
+
+def set_value(
+    dotted: str, value: Any, *, config_file: Path | None = None, unset: bool = False
+) -> WriteResult:
+    """Validate ``value`` for setting ``dotted`` and write it to anivault.toml atomically."""
+    import tomli_w
+
+    from anivault.atomicfile import atomic_write_bytes
+
+    path = config_file or app_paths().config_file
+    parts = _split_write_key(dotted)
+    data = read_toml(path)
+    table: dict[str, Any] = data
+    for part in parts[:-1]:
+        child = table.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"'{part}' in {path} is not a table", hint=f"fix {path} by hand")
+        table = child
+    previous = table.get(parts[-1])
+    stored: Any = None
+    if unset:
+        table.pop(parts[-1], None)
+        _prune_empty(data)
+    else:
+        stored = _typed_for_write(parts, value)
+        table[parts[-1]] = stored
+    # The whole file must still load: a write never leaves a config the next command rejects.
+    apply_toml(Settings(config_file=path), data, path)
+    backup: Path | None = None
+    if path.exists() and _has_comments(path):
+        backup = path.with_name(path.name + ".bak")
+        atomic_write_bytes(backup, path.read_bytes(), mode=0o644)
+    atomic_write_bytes(path, tomli_w.dumps(data).encode("utf-8"), mode=0o644)
+    overridden_by = None
+    if parts[0] != "profiles":
+        name = env_name(dotted)
+        aliases = [alias for alias, target in ENV_ALIASES.items() if target == dotted]
+        overridden_by = next((n for n in [name, *aliases] if n in os.environ), None)
+    return WriteResult(path, dotted, stored, previous, overridden_by, backup)
+
+
+def _prune_empty(table: dict[str, Any]) -> None:
+    for key in list(table):
+        if isinstance(table[key], dict):
+            _prune_empty(table[key])
+            if not table[key]:
+                del table[key]
+
+
+def _has_comments(path: Path) -> bool:
+    try:
+        return any(line.lstrip().startswith("#") for line in path.read_text("utf-8").splitlines())
+    except (OSError, UnicodeDecodeError):
+        return False
