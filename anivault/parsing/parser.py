@@ -1,0 +1,549 @@
+"""parse_name: anitopy first, then general rules for the conventions it misses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anitopy
+
+from anivault.parsing import rules as R
+from anivault.parsing.model import KINDS, ParsedName
+from anivault.parsing.normalize import normalize_title
+
+# Real file names are at most 255 bytes; anything longer is not a name, and anitopy's time grows
+# with length, so the parse is capped to keep its time bounded on hostile input.
+MAX_NAME_CHARS = 400
+
+_ANITOPY_OPTIONS = {"parse_file_extension": False}
+_EPISODE_TOKEN = re.compile(r"^(\d{1,4})(?:\.(\d{1,2}))?$")
+_PAREN_TOKEN = re.compile(r"\([^()]*\)")
+_DELIMS = re.compile(r"[ _]+")
+_LEADING_NUMBER_TITLE = re.compile(r"^(\d{1,4})[ ]+-[ ]+(?=\S)")
+_PADDED_INNER_NUMBER = re.compile(r"(?<=[A-Za-z!?]) (0[1-9]|0\d[1-9])[ .](?=[A-Za-z])")
+_BATCH_PREFIX_NUMBER = re.compile(r" (\d{1,4})$")
+_FOLDER_SEASON = re.compile(
+    r"^(?:Season|Saison|Staffel|S)[ ._]?(\d{1,2})$|^(\d{1,2})(?:st|nd|rd|th)[ ]Season$", re.I
+)
+_FOLDER_NOISE = re.compile(r"^(?:Season|Saison|Staffel|S)[ ._]?\d{1,2}$|^Specials?$|^Extras?$|^SPs?$", re.I)
+
+
+@dataclass(slots=True)
+class _Draft:
+    title: str | None = None
+    season: int | None = None
+    episode: int | None = None
+    episode_end: int | None = None
+    episode_decimal: str | None = None
+    year: int | None = None
+    kind: str | None = None
+    release_group: str | None = None
+    resolution: str | None = None
+    source: str | None = None
+    video_terms: tuple[str, ...] = ()
+    audio_terms: tuple[str, ...] = ()
+    checksum: str | None = None
+    version: int | None = None
+    languages: tuple[str, ...] = ()
+    episode_title: str | None = None
+    episode_raw: list[str] = field(default_factory=list)
+    fired: list[str] = field(default_factory=list)
+
+    def fire(self, rule: str) -> None:
+        if rule not in self.fired:
+            self.fired.append(rule)
+
+
+def parse_name(name: str, folders: Sequence[str] = ()) -> ParsedName:
+    """Parse one file name (with extension); ``folders`` are parent folder names, nearest last.
+
+    Pure and deterministic, and never raises: whatever anitopy or a rule does with a strange name,
+    the worst result is an empty parse.
+    """
+    try:
+        return _parse(name, folders)
+    except Exception:  # the contract is "never raises"; an empty parse is the honest answer
+        return ParsedName(parser="rules", rules=("internal_error",))
+
+
+def _parse(name: str, folders: Sequence[str]) -> ParsedName:
+    if not isinstance(name, str):
+        return ParsedName(parser="rules", rules=("not_a_string",))
+    clean = R.unprintable_to_space(name)
+    # `name` is a file name, never a path: release names do contain '/' between alternative titles
+    # ("中文名 / Romaji"), which a file system would not allow but a download list or a caller might.
+    clean = clean.strip()[:MAX_NAME_CHARS]
+    stem, ext, languages = R.split_extension(clean)
+    text, pre_fired = R.preprocess(stem)
+
+    d = _Draft(languages=languages)
+    for rule in pre_fired:
+        d.fire(rule)
+    raw = _run_anitopy(text, ext)
+    if raw is None:
+        d.fire("anitopy_failed")
+        raw = {}
+    _from_anitopy(d, raw)
+    used_anitopy = bool(raw)
+
+    _fix_release_group(d, text)
+    if not _bracket_layout(d, text):
+        if d.title is None and not used_anitopy:
+            _rules_only_title(d, text)
+        _clean_title(d, text)
+    _episode_fixes(d, text)
+    _folder_context(d, folders)
+    _finish_title(d)
+
+    title = d.title or None
+    kind = d.kind if d.kind in KINDS else "tv"
+    if not used_anitopy:
+        parser = "rules"
+    elif d.fired:
+        parser = "anitopy+rules"
+    else:
+        parser = "anitopy"
+    return ParsedName(
+        title=title,
+        title_norm=normalize_title(title) or None if title else None,
+        season=d.season,
+        episode=d.episode,
+        episode_end=d.episode_end,
+        episode_decimal=d.episode_decimal,
+        year=d.year,
+        kind=kind,
+        release_group=d.release_group or None,
+        resolution=d.resolution,
+        source=d.source,
+        video_terms=d.video_terms,
+        audio_terms=d.audio_terms,
+        checksum=d.checksum,
+        version=d.version,
+        languages=d.languages,
+        episode_title=d.episode_title or None,
+        parser=parser,
+        rules=tuple(d.fired),
+    )
+
+
+def _run_anitopy(text: str, ext: str | None) -> dict[str, Any] | None:
+    if not text.strip():
+        return None
+    try:
+        result = anitopy.parse(text, options=_ANITOPY_OPTIONS)
+    except Exception:  # anitopy raises on some real names (AttributeError, IndexError, ...)
+        return None
+    return result if isinstance(result, dict) else None
+
+
+def _one(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _many(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(v for v in value if isinstance(v, str))
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return int(value) if value.isdigit() and len(value) <= 6 else None
+
+
+def _from_anitopy(d: _Draft, raw: dict[str, Any]) -> None:
+    d.title = _one(raw.get("anime_title"))
+    d.season = _int(_one(raw.get("anime_season")))
+    year = _int(_one(raw.get("anime_year")))
+    d.year = year if year and 1900 <= year <= 2100 else None
+    anime_type = _one(raw.get("anime_type"))
+    if anime_type:
+        d.kind = R.KIND_WORDS.get(anime_type.lower())
+    d.release_group = _one(raw.get("release_group"))
+    d.resolution = _one(raw.get("video_resolution"))
+    d.source = _one(raw.get("source"))
+    d.video_terms = _many(raw.get("video_term"))
+    d.audio_terms = _many(raw.get("audio_term"))
+    checksum = _one(raw.get("file_checksum"))
+    d.checksum = checksum.upper() if checksum else None
+    version = _one(raw.get("release_version"))
+    d.version = _int(version)
+    d.episode_title = _one(raw.get("episode_title"))
+    d.episode_raw = list(_many(raw.get("episode_number")))
+    _set_episode_from_raw(d)
+
+
+def _set_episode_from_raw(d: _Draft) -> None:
+    d.episode = d.episode_end = None
+    d.episode_decimal = None
+    values = d.episode_raw
+    if not values:
+        return
+    first = _EPISODE_TOKEN.match(values[0])
+    if not first:
+        return
+    if first.group(2):
+        d.episode_decimal = f"{int(first.group(1))}.{first.group(2)}"
+    else:
+        d.episode = int(first.group(1))
+    if len(values) > 1:
+        last = _EPISODE_TOKEN.match(values[-1])
+        if last and not last.group(2) and d.episode is not None and int(last.group(1)) > d.episode:
+            d.episode_end = int(last.group(1))
+
+
+def _episode_valid(d: _Draft) -> bool:
+    return d.episode is not None or d.episode_decimal is not None
+
+
+def _fix_release_group(d: _Draft, text: str) -> None:
+    group = d.release_group
+    if group and "_" in group and " " not in group:
+        d.release_group = group.replace("_", " ")
+        d.fire("group_underscores")
+    if d.release_group:
+        return
+    tokens = R.bracket_tokens(text)
+    if tokens and tokens[0][1] == 0:
+        token = tokens[0][0]
+        if token and not R.is_noise_token(token) and R.bracket_episode(token) is None and len(tokens) > 1:
+            d.release_group = token
+            d.fire("leading_bracket_group")
+            return
+        if token and not R.has_letter(token) and not token.isdigit():
+            # a group named only with symbols ("[&]") is still a group
+            d.release_group = token
+            d.fire("leading_bracket_group")
+            return
+    group = R.scene_group(text)
+    if group:
+        d.release_group = group
+        d.fire("scene_group")
+
+
+def _bracket_layout(d: _Draft, text: str) -> bool:
+    """``[Group][Title][01][1080P][GB]``: titles, episodes and tags each in their own brackets.
+
+    anitopy often picks a tag or the last bracket as the title there; read it by position instead.
+    """
+    if not text.startswith("["):
+        return False
+    tokens = R.bracket_tokens(text)
+    if len(tokens) < 3:
+        return False
+    outside = R._BRACKET_TOKEN.sub(" ", text).strip()
+    outside_episode: tuple[int, int | None, int | None] | None = None
+    if outside:
+        if R.bracket_episode(outside) is not None:
+            outside_episode = R.bracket_episode(outside)
+        elif any(R.has_letter(w) and not R.is_noise_token(w) for w in re.split(r"[ _]+", outside)):
+            return False
+    episode_at = None
+    episode: tuple[int, int | None, int | None] | None = None
+    for index, (token, _, _) in enumerate(tokens):
+        if index == 0:
+            continue
+        parsed = R.bracket_episode(token)
+        if parsed is not None and not (1900 <= parsed[0] <= 2100 and parsed[1] is None):
+            episode_at, episode = index, parsed
+            break
+    if episode is None and outside_episode is not None:
+        episode = outside_episode
+        # the number outside the brackets follows the title: everything before it is candidates
+        position = text.find(outside)
+        episode_at = sum(1 for _, start, _ in tokens if start < position)
+    if episode is None or episode_at is None:
+        return False
+    before = [t for t, _, _ in tokens[:episode_at]]
+    if d.release_group and before and before[0] == d.release_group:
+        before = before[1:]
+    elif len(before) > 1:
+        if not d.release_group:
+            d.release_group = before[0]
+        before = before[1:]
+    candidates = [t for t in before if not R.is_noise_token(t) and R.bracket_episode(t) is None]
+    if not candidates:
+        return False
+    latin = [c for c in candidates if R.latin_count(c) >= 2 and not R.has_cjk(c)]
+    mixed = [c for c in candidates if R.latin_count(c) >= 2]
+    title = latin[0] if latin else mixed[0] if mixed else candidates[-1]
+    if " " not in title and "_" in title:
+        title = title.replace("_", " ")
+    d.title = title
+    d.episode, d.episode_end, version = episode
+    d.episode_decimal = None
+    if version is not None:
+        d.version = version
+    d.fire("bracket_layout")
+    _clean_title(d, text)
+    return True
+
+
+def _rules_only_title(d: _Draft, text: str) -> None:
+    """anitopy gave nothing: the title is the text after the leading [Group], without brackets."""
+    body = text
+    tokens = R.bracket_tokens(text)
+    if tokens and tokens[0][1] == 0:
+        body = text[tokens[0][2] :]
+    body = R._BRACKET_TOKEN.sub(" ", body)
+    body = _DELIMS.sub(" ", body).strip()
+    if not body:
+        return
+    d.title = body
+    d.fire("rules_title")
+    match = re.search(r"(?<=[^\d ]) (\d{1,4})(?:v(\d))?$", body)
+    if match and not _episode_valid(d):
+        d.episode = int(match.group(1))
+        if match.group(2):
+            d.version = int(match.group(2))
+        d.title = body[: match.start()]
+        d.fire("trailing_number_episode")
+
+
+def _clean_title(d: _Draft, text: str) -> None:
+    title = d.title
+    if title is None:
+        return
+    # An episode marker anitopy left inside the title ("Show S01E05 Name", "呪術廻戦 01話").
+    found = R.find_title_episode(title)
+    if found is not None:
+        start, end, episode, episode_end, season, rule = found
+        if not _episode_valid(d):
+            d.episode, d.episode_end, d.episode_decimal = episode, episode_end, None
+        if season is not None and d.season is None:
+            d.season = season
+        rest = title[end:].strip(" -._")
+        if rest and not d.episode_title and R.has_letter(rest):
+            d.episode_title = rest
+        title = title[:start]
+        d.fire(rule)
+    # "Show - 05v2" / "Show - 04.1" left unsplit.
+    if not _episode_valid(d):
+        dash = R.find_dash_episode(title)
+        if dash is not None and dash.start() > 0 and R.has_letter(title[: dash.start()]):
+            _apply_dash(d, dash)
+            rest = title[dash.end() :].strip(" -._")
+            if rest and not d.episode_title and R.has_letter(rest):
+                d.episode_title = rest
+            title = title[: dash.start()]
+            d.fire("dash_episode")
+    # "01 - Show Name": the number first.
+    lead = _LEADING_NUMBER_TITLE.match(title)
+    if lead and not _episode_valid(d) and R.has_letter(title[lead.end() :]):
+        d.episode = int(lead.group(1))
+        title = title[lead.end() :]
+        d.fire("leading_episode")
+    # "The Show 08 A Story": a zero-padded number between words is an episode, then its title.
+    if not _episode_valid(d):
+        inner = _PADDED_INNER_NUMBER.search(title)
+        if inner:
+            d.episode = int(inner.group(1))
+            rest = title[inner.end() :].strip(" -._")
+            if rest and not d.episode_title:
+                d.episode_title = rest
+            title = title[: inner.start()]
+            d.fire("padded_inner_episode")
+    # "Show-01", "Show-ep1", "Show - 1009v2" glued at the end.
+    if not _episode_valid(d):
+        glued = R.glued_episode(title)
+        if glued is not None:
+            d.episode, version, start = glued
+            if version is not None:
+                d.version = version
+            title = title[:start]
+            d.fire("glued_episode")
+    d.title = title
+    _title_markers(d)
+
+
+def _apply_dash(d: _Draft, dash: re.Match[str]) -> None:
+    number, decimal, version, last = dash.group(1), dash.group(2), dash.group(3), dash.group(4)
+    if decimal:
+        d.episode, d.episode_decimal = None, f"{int(number)}.{decimal}"
+    else:
+        d.episode, d.episode_decimal = int(number), None
+    d.episode_end = int(last) if last and d.episode is not None and int(last) > d.episode else None
+    if version:
+        d.version = int(version)
+
+
+def _title_markers(d: _Draft) -> None:
+    """Season, kind and year markers inside the title come out of it into their fields."""
+    title = d.title
+    if not title:
+        return
+    for _ in range(3):  # "Show 2nd Season OVA (2019)": a few markers may stack at the end
+        changed = False
+        cut = R.kind_cut(title)
+        if cut is not None:
+            kind, start = cut
+            if start > 0 and R.has_letter(title[:start]):
+                d.kind = d.kind if d.kind not in (None, "tv") and kind == "special" else kind
+                title = title[:start]
+                d.fire("kind_marker")
+                changed = True
+        movie = R.movie_marker(title)
+        if movie is not None:
+            rest = (title[: movie.start()] + " " + title[movie.end() :]).strip(" -:._")
+            if R.has_letter(rest):
+                d.kind = "movie"
+                title = rest
+                d.fire("movie_marker")
+                changed = True
+        cjk = R.cjk_kind(title)
+        if cjk is not None:
+            rest = (title[: cjk.start()] + " " + title[cjk.end() :]).strip(" -:._")
+            if R.has_letter(rest):
+                word = cjk.group(1)
+                d.kind = (
+                    "movie"
+                    if word in ("劇場版", "剧场版", "극장판")
+                    else "ova"
+                    if word in ("OVA", "OAD")
+                    else "special"
+                )
+                title = rest
+                d.fire("kind_marker")
+                changed = True
+        season = R.find_season(title)
+        if season is not None:
+            value, start, end, rule = season
+            rest = (title[:start] + " " + title[end:]).strip(" -:._")
+            if R.has_letter(rest):
+                if d.season is None or rule != "season_part":
+                    d.season = value if d.season is None or rule != "season_part" else d.season
+                title = title[:start].rstrip() if not title[end:].strip(" -._") else rest
+                d.fire(rule)
+                changed = True
+        year = R.title_year(title)
+        if year is not None:
+            value, start = year
+            if R.has_letter(title[:start]):
+                d.year = d.year or value
+                title = title[:start]
+                d.fire("title_year")
+                changed = True
+        stripped = R.strip_tv_tag(title)
+        if stripped != title and R.has_letter(stripped):
+            title = stripped
+            d.fire("tv_tag")
+            changed = True
+        title = title.strip(" -:._~")
+        if not changed:
+            break
+    alt = R.split_alt_titles(title)
+    if alt != title:
+        title = alt
+        d.fire("alt_title")
+        # markers may sit on the kept side only now that the other script is gone
+        season = R.find_season(title)
+        if season is not None and d.season is None:
+            d.season = season[0]
+    if d.season is None:
+        roman = R.trailing_roman(title)
+        if roman is not None:
+            d.season = roman
+            d.fire("roman_season")
+    d.title = title.strip(" -:._~")
+
+
+def _episode_fixes(d: _Draft, text: str) -> None:
+    body = _PAREN_TOKEN.sub(" ", text)
+    # An explicit SxxEyy anywhere settles season and, if no plain number was read, the episode.
+    if d.season is None or not _episode_valid(d):
+        sxe = R._SXXEYY.search(text)
+        if sxe is not None:
+            if d.season is None:
+                d.season = int(sxe.group(1))
+                d.fire("sxxeyy")
+            if d.episode is None:
+                d.episode, d.episode_decimal = int(sxe.group(2)), None
+                d.fire("sxxeyy")
+    # "Show 01 - 119 [Batch]": the title swallowed the first number of a batch range.
+    if d.episode is not None and d.episode_end is None and d.title and re.search(r"\bbatch\b", text, re.I):
+        tail = _BATCH_PREFIX_NUMBER.search(d.title)
+        if tail and int(tail.group(1)) < d.episode and R.has_letter(d.title[: tail.start()]):
+            d.episode, d.episode_end = int(tail.group(1)), d.episode
+            d.title = d.title[: tail.start()]
+            d.fire("batch_range")
+    if d.episode is not None and d.episode_end is None:
+        # "01 ~ 10" / "01-24": anitopy keeps the first number only.
+        pattern = re.compile(rf"(?<!\d)0*{d.episode}[ ]?[-~][ ]?(?:E|EP)?(\d{{1,4}})(?![\d.])", re.I)
+        match = pattern.search(body)
+        if match and int(match.group(1)) > d.episode and not _looks_like_resolution(body, match):
+            d.episode_end = int(match.group(1))
+            d.fire("episode_range")
+    if not _episode_valid(d):
+        found = R.find_range(body)
+        if found is not None and d.title:
+            first, last, _, _ = found
+            if not (1900 <= first <= 2100 and 1900 <= last <= 2100):
+                d.episode, d.episode_end = first, last
+                d.fire("episode_range")
+    if d.episode_decimal is not None and d.kind in (None, "tv"):
+        d.kind = "special"
+
+
+def _looks_like_resolution(body: str, match: re.Match[str]) -> bool:
+    return body[match.end() : match.end() + 1] in ("p", "P", "x")
+
+
+def _folder_context(d: _Draft, folders: Sequence[str]) -> None:
+    """``Show/Season 2/03.mkv``, ``Show (2019)/S01/...``: folders fill what the name lacks."""
+    if not folders:
+        return
+    names = [R.unprintable_to_space(f).strip() for f in folders if isinstance(f, str) and f.strip()]
+    for folder in reversed(names[-3:]):
+        season = _FOLDER_SEASON.match(folder)
+        if season is not None:
+            if d.season is None:
+                d.season = int(season.group(1) or season.group(2))
+                d.fire("folder_season")
+            continue
+        if folder.lower() in ("specials", "special", "extras", "sp", "sps", "ova", "ovas"):
+            if d.kind in (None, "tv"):
+                d.kind = "special" if folder.lower() != "ova" and folder.lower() != "ovas" else "ova"
+                d.fire("folder_kind")
+            continue
+        if d.title is None or not R.has_letter(d.title):
+            folder_draft = _Draft(title=_DELIMS.sub(" ", R.preprocess(folder)[0]))
+            _fix_folder_title(folder_draft)
+            if folder_draft.title:
+                d.title = folder_draft.title
+                if d.season is None and folder_draft.season is not None:
+                    d.season = folder_draft.season
+                if d.year is None and folder_draft.year is not None:
+                    d.year = folder_draft.year
+                d.fire("folder_title")
+        break
+
+
+def _fix_folder_title(d: _Draft) -> None:
+    title = d.title or ""
+    # A folder is usually "[Group] Show (2019) [1080p]": drop bracketed tags, keep the words.
+    tokens = R.bracket_tokens(title)
+    if tokens:
+        body = R._BRACKET_TOKEN.sub(" ", title).strip()
+        if R.has_letter(body):
+            title = body
+        else:
+            keep = [t for t, _, _ in tokens if not R.is_noise_token(t)]
+            title = keep[-1] if keep else title
+    title = re.sub(r"\((?:19|20)\d{2}\)", lambda m: " " + m.group(0)[1:-1], title)
+    d.title = _DELIMS.sub(" ", title).strip()
+    _title_markers(d)
+
+
+def _finish_title(d: _Draft) -> None:
+    if d.title is None:
+        return
+    title = _DELIMS.sub(" ", d.title).strip(" -:._~")
+    d.title = title or None
