@@ -355,6 +355,8 @@ class EmulatorState:
             self.max_per_second = 0
             self.in_flight = 0
             self.max_in_flight = 0
+            # (arrival monotonic time, path, status) of recent requests, for in-process tests
+            self.log: collections.deque[tuple[float, str, str]] = collections.deque(maxlen=20000)
 
     def begin(self, path: str) -> tuple[bool, int]:
         """Count one arriving request. Returns (allowed by the rate limit, Retry-After seconds)."""
@@ -378,10 +380,11 @@ class EmulatorState:
             self.accepted.append(now)
             return True, 0
 
-    def end(self, status: int | str) -> None:
+    def end(self, status: int | str, arrival: float = 0.0, path: str = "") -> None:
         with self.lock:
             self.in_flight -= 1
             self.by_status[str(status)] += 1
+            self.log.append((arrival, path, str(status)))
 
     def fault(self) -> int | str | None:
         """A seeded injected fault: 500/502/503 or "drop", or None."""
@@ -423,13 +426,15 @@ class EmulatorHandler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------ plumbing
     _ended = False
+    _arrival = 0.0
+    _path = ""
 
     def _finish(self, status: int | str) -> None:
         # Counted before the last byte goes out: a client that waits for the response before sending the
         # next request must never look "in flight" twice, so max_in_flight is exact.
         if not self._ended:
             self._ended = True
-            self.state.end(status)
+            self.state.end(status, self._arrival, self._path)
 
     def _send(
         self, status: int, body: Any, headers: dict[str, str] | None = None, track: bool = True
@@ -472,6 +477,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             return
         st = self.state
         self._ended = False
+        self._arrival = time.monotonic()
+        self._path = path
         allowed, retry_after = st.begin(path)
         status: int | str = 0
         try:
@@ -608,6 +615,31 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Drop keep-alive connections too, so a stopped emulator really is gone."""
+        with self._open_lock:
+            conns = list(self._open)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
 
 @dataclass
 class RunningEmulator:
@@ -627,6 +659,8 @@ class RunningEmulator:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        if isinstance(self.server, _Server):
+            self.server.close_connections()
         self.thread.join(timeout=5)
 
     def __enter__(self) -> RunningEmulator:
