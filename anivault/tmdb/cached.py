@@ -1,0 +1,380 @@
+"""The TMDB cache in the library database (`tmdb_cache`), in front of the polite HTTP client.
+
+- Key = endpoint + normalised, sorted parameters (query NFKC-casefolded and space-collapsed, year, language),
+  so "Frieren", "frieren " and "FRIEREN" share one entry and one request.
+- TTL per kind: searches expire sooner than details (TMDB adds shows; a show's seasons rarely change), and
+  negative answers (404, empty search) sooner still. A row written by an older ``SCHEMA_VERSION`` is a miss.
+- Worker threads only *read* the database; new entries wait in memory until the run's single writer calls
+  :meth:`CachedTmdb.flush` inside its own transaction (one writer, plain data across threads).
+- Modes: ``normal`` (cache, then HTTP), ``refresh`` (HTTP, then cache), ``offline`` (cache only: a miss is
+  "deferred", never "no match").
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import unicodedata
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from anivault.db.base import utcnow
+from anivault.db.engine import Database
+from anivault.db.models_match import TmdbCache
+from anivault.tmdb.client import TmdbHttpClient
+from anivault.tmdb.port import (
+    MediaType,
+    SearchHit,
+    SeasonInfo,
+    TitleDetails,
+    TmdbNotFound,
+    TmdbUnavailable,
+)
+
+SCHEMA_VERSION = 1
+CacheMode = Literal["normal", "refresh", "offline"]
+
+
+def norm_query(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def cache_key(endpoint: str, params: dict[str, Any]) -> str:
+    clean = sorted((k, str(v)) for k, v in params.items() if v is not None and v != "")
+    return f"{endpoint}?{urllib.parse.urlencode(clean)}"
+
+
+@dataclass(slots=True)
+class CacheEntry:
+    """A response waiting for the writer (plain data, safe to hand across threads)."""
+
+    key: str
+    endpoint: str
+    q_norm: str | None
+    lang: str | None
+    year_hint: int | None
+    status: int
+    payload: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(slots=True)
+class CacheCounters:
+    hits: int = 0
+    misses: int = 0
+    stored: int = 0
+    http_errors: int = 0
+    hit_keys: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CacheTtl:
+    search: timedelta = timedelta(hours=72)
+    details: timedelta = timedelta(hours=720)
+    negative: timedelta = timedelta(hours=24)
+
+
+class CachedTmdb:
+    """The :class:`~anivault.tmdb.port.TmdbPort` the pipeline uses."""
+
+    def __init__(
+        self,
+        db: Database,
+        http: TmdbHttpClient | None,
+        *,
+        language: str = "en-US",
+        ttl: CacheTtl | None = None,
+        mode: CacheMode = "normal",
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.http = http
+        self.language = language
+        self.ttl = ttl or CacheTtl()
+        self.mode: CacheMode = mode if http is not None else "offline"
+        self.now = now
+        self.counters = CacheCounters()
+        self._lock = threading.Lock()
+        self._memory: dict[str, tuple[int, Any]] = {}  # this run's answers, by key
+        self._pending: list[CacheEntry] = []
+
+    # ------------------------------------------------------------------ the port
+    def search(self, media_type: MediaType, query: str, year: int | None = None) -> list[SearchHit]:
+        q = norm_query(query)
+        params: dict[str, Any] = {"query": q, "year": year, "language": self.language}
+        key = cache_key(f"search/{media_type}", params)
+
+        def fetch() -> tuple[int, Any]:
+            assert self.http is not None
+            return 200, self.http.search(media_type, q, year)
+
+        status, payload = self._get(key, f"search/{media_type}", q, year, fetch)
+        if status != 200 or not isinstance(payload, dict):
+            return []
+        return _hits(media_type, payload)
+
+    def details(self, media_type: MediaType, tmdb_id: int) -> TitleDetails | None:
+        key = cache_key(f"{media_type}/{int(tmdb_id)}", {"append": "alt,tr,ext", "language": self.language})
+
+        def fetch() -> tuple[int, Any]:
+            assert self.http is not None
+            try:
+                return 200, self.http.details(media_type, tmdb_id)
+            except TmdbNotFound:
+                return 404, {}
+
+        status, payload = self._get(key, f"{media_type}/details", None, None, fetch)
+        if status != 200 or not isinstance(payload, dict):
+            return None
+        return _details(media_type, payload)
+
+    # ------------------------------------------------------------------ machinery
+    def _get(
+        self,
+        key: str,
+        endpoint: str,
+        q_norm: str | None,
+        year: int | None,
+        fetch: Callable[[], tuple[int, Any]],
+    ) -> tuple[int, Any]:
+        with self._lock:
+            mem = self._memory.get(key)
+        if mem is not None:
+            self._hit(key, stored=False)
+            return mem
+        if self.mode != "refresh":
+            row = self._read_row(key)
+            if row is not None:
+                self._hit(key, stored=True)
+                with self._lock:
+                    self._memory[key] = row
+                return row
+        with self._lock:
+            self.counters.misses += 1
+        if self.mode == "offline" or self.http is None:
+            raise TmdbUnavailable("not in the cache (offline)", hint="run `anivault match` without --offline")
+        status, payload = fetch()
+        negative = status != 200 or (isinstance(payload, dict) and payload.get("results") == [])
+        kind_ttl = self.ttl.search if endpoint.startswith("search/") else self.ttl.details
+        created = self.now()
+        entry = CacheEntry(
+            key=key,
+            endpoint=endpoint,
+            q_norm=q_norm,
+            lang=self.language,
+            year_hint=year,
+            status=status,
+            payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+            created_at=created,
+            expires_at=created + (self.ttl.negative if negative else kind_ttl),
+        )
+        with self._lock:
+            self._memory[key] = (status, payload)
+            self._pending.append(entry)
+        return status, payload
+
+    def _hit(self, key: str, *, stored: bool) -> None:
+        with self._lock:
+            self.counters.hits += 1
+            if stored:
+                self.counters.hit_keys[key] = self.counters.hit_keys.get(key, 0) + 1
+
+    def _read_row(self, key: str) -> tuple[int, Any] | None:
+        with self.db.read() as session:
+            row = session.execute(
+                select(
+                    TmdbCache.status, TmdbCache.payload, TmdbCache.expires_at, TmdbCache.schema_version
+                ).where(TmdbCache.key == key)
+            ).first()
+        if row is None or row.schema_version != SCHEMA_VERSION or row.expires_at <= self.now():
+            return None
+        try:
+            return int(row.status), json.loads(row.payload)
+        except ValueError:
+            return None  # a damaged row is a miss; the fresh answer replaces it
+
+    def take_pending(self) -> tuple[list[CacheEntry], dict[str, int]]:
+        with self._lock:
+            pending, self._pending = self._pending, []
+            hits, self.counters.hit_keys = self.counters.hit_keys, {}
+        return pending, hits
+
+    def flush(self, session: Session) -> int:
+        """Write the new entries and hit counts (the writer's job, inside its transaction)."""
+        pending, hits = self.take_pending()
+        for e in pending:
+            session.merge(
+                TmdbCache(
+                    key=e.key,
+                    endpoint=e.endpoint,
+                    q_norm=e.q_norm,
+                    lang=e.lang,
+                    year_hint=e.year_hint,
+                    status=e.status,
+                    payload=e.payload,
+                    created_at=e.created_at,
+                    expires_at=e.expires_at,
+                    schema_version=SCHEMA_VERSION,
+                    hits=0,
+                )
+            )
+        for key, n in hits.items():
+            session.execute(update(TmdbCache).where(TmdbCache.key == key).values(hits=TmdbCache.hits + n))
+        with self._lock:
+            self.counters.stored += len(pending)
+        return len(pending)
+
+
+# --------------------------------------------------------------------------------------------------- parsing
+# TMDB's JSON is validated field by field: an item with a missing or wrongly typed field is skipped, never
+# trusted, so one odd entry cannot break a batch.
+
+
+def _year(value: Any) -> int | None:
+    if isinstance(value, str) and len(value) >= 4 and value[:4].isdigit():
+        return int(value[:4])
+    return None
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return 0.0
+
+
+def _hits(media_type: MediaType, payload: dict[str, Any]) -> list[SearchHit]:
+    out: list[SearchHit] = []
+    results = payload.get("results")
+    if not isinstance(results, list):
+        return out
+    name_key, orig_key, date_key = (
+        ("name", "original_name", "first_air_date")
+        if media_type == "tv"
+        else ("title", "original_title", "release_date")
+    )
+    for r in results:
+        if not isinstance(r, dict):
+            continue
+        rid = r.get("id")
+        if not isinstance(rid, int) or isinstance(rid, bool):
+            continue
+        name = r.get(name_key)
+        orig = r.get(orig_key)
+        out.append(
+            SearchHit(
+                tmdb_id=rid,
+                media_type=media_type,
+                name=name if isinstance(name, str) else "",
+                original_name=orig if isinstance(orig, str) else "",
+                year=_year(r.get(date_key)),
+                popularity=_float(r.get("popularity")),
+            )
+        )
+    return out
+
+
+def _details(media_type: MediaType, d: dict[str, Any]) -> TitleDetails | None:
+    rid = d.get("id")
+    if not isinstance(rid, int) or isinstance(rid, bool):
+        return None
+    tv = media_type == "tv"
+    name = d.get("name" if tv else "title")
+    orig = d.get("original_name" if tv else "original_title")
+    titles: list[str] = []
+    alt = d.get("alternative_titles")
+    if isinstance(alt, dict):
+        items = alt.get("results" if tv else "titles")
+        if isinstance(items, list):
+            titles += [a["title"] for a in items if isinstance(a, dict) and isinstance(a.get("title"), str)]
+    tr = d.get("translations")
+    if isinstance(tr, dict) and isinstance(tr.get("translations"), list):
+        for t in tr["translations"]:
+            data = t.get("data") if isinstance(t, dict) else None
+            if isinstance(data, dict):
+                val = data.get("name" if tv else "title") or data.get("title") or data.get("name")
+                if isinstance(val, str) and val:
+                    titles.append(val)
+    seasons: list[SeasonInfo] = []
+    raw_seasons = d.get("seasons")
+    if tv and isinstance(raw_seasons, list):
+        for s in raw_seasons:
+            if not isinstance(s, dict):
+                continue
+            n = s.get("season_number")
+            c = s.get("episode_count")
+            if isinstance(n, int) and not isinstance(n, bool) and n >= 0:
+                count = c if isinstance(c, int) and not isinstance(c, bool) and c >= 0 else None
+                seasons.append(SeasonInfo(n, count))
+    seen: set[str] = set()
+    uniq = []
+    for t in titles:
+        if t not in seen:
+            seen.add(t)
+            uniq.append(t)
+    return TitleDetails(
+        tmdb_id=rid,
+        media_type=media_type,
+        name=name if isinstance(name, str) else "",
+        original_name=orig if isinstance(orig, str) else "",
+        year=_year(d.get("first_air_date" if tv else "release_date")),
+        popularity=_float(d.get("popularity")),
+        alt_titles=tuple(uniq),
+        seasons=tuple(sorted(seasons, key=lambda s: s.number)),
+    )
+
+
+# --------------------------------------------------------------------------------------------------- commands
+
+
+@dataclass(slots=True)
+class CacheStats:
+    entries: int
+    expired: int
+    negative: int
+    bytes: int
+    hits: int
+    by_endpoint: dict[str, int]
+
+
+def cache_stats(session: Session, now: datetime | None = None) -> CacheStats:
+    now = now or utcnow()
+    total = session.scalar(select(func.count()).select_from(TmdbCache)) or 0
+    expired = session.scalar(select(func.count()).where(TmdbCache.expires_at <= now)) or 0
+    negative = session.scalar(select(func.count()).where(TmdbCache.status != 200)) or 0
+    size = session.scalar(select(func.coalesce(func.sum(func.length(TmdbCache.payload)), 0))) or 0
+    hits = session.scalar(select(func.coalesce(func.sum(TmdbCache.hits), 0))) or 0
+    by = {
+        str(ep): int(n)
+        for ep, n in session.execute(select(TmdbCache.endpoint, func.count()).group_by(TmdbCache.endpoint))
+    }
+    return CacheStats(int(total), int(expired), int(negative), int(size), int(hits), by)
+
+
+def prune_cache(session: Session, now: datetime | None = None) -> int:
+    """Delete expired entries and entries of an older schema version."""
+    now = now or utcnow()
+    result = session.execute(
+        delete(TmdbCache).where((TmdbCache.expires_at <= now) | (TmdbCache.schema_version != SCHEMA_VERSION))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def clear_cache(session: Session) -> int:
+    result = session.execute(delete(TmdbCache))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def ttl_from_settings(settings: Any) -> CacheTtl:
+    t = settings.tmdb
+    return CacheTtl(
+        search=timedelta(hours=float(t.search_ttl_hours)),
+        details=timedelta(hours=float(t.details_ttl_hours)),
+        negative=timedelta(hours=float(t.negative_ttl_hours)),
+    )

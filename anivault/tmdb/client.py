@@ -1,0 +1,457 @@
+"""The HTTP side of TMDB: tmdbv3api on our own polite ``requests.Session``.
+
+tmdbv3api builds the URLs and knows the endpoints; everything that touches the network goes through
+:class:`PoliteSession`, which tmdbv3api is handed as its session. tmdbv3api's flaws and how they are wrapped:
+
+- it keeps the API key in ``os.environ`` and puts it in the query string, where urllib3 logs it at DEBUG and
+  quotes it in ``MaxRetryError``: we give it a placeholder key, strip ``api_key`` from every URL and send the
+  real key only as an ``Authorization: Bearer`` header, which is never part of a URL, log line or exception;
+- its cache calls ``requests.request`` directly and bypasses any session: switched off;
+- its base URL is hard-coded: set from settings (``ANIVAULT_TMDB_URL``);
+- it ignores ``Retry-After`` and rate limits per object: :mod:`anivault.tmdb.ratelimit` does it for all workers;
+- it keeps its session on the *class*: each client binds its own subclasses, so two clients never share one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+import requests.adapters
+from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
+
+from anivault.config import Settings
+from anivault.errors import TmdbError
+from anivault.redact import redact, register_secret
+from anivault.tmdb.port import TmdbAuthError, TmdbBadResponse, TmdbNotFound, TmdbUnavailable
+from anivault.tmdb.ratelimit import (
+    CircuitBreaker,
+    Clock,
+    PauseGate,
+    PolitenessPolicy,
+    SystemClock,
+    backoff_delay,
+    parse_retry_after,
+)
+
+log = logging.getLogger(__name__)
+
+KEY_ENV = "ANIVAULT_TMDB_KEY"
+# What tmdbv3api sees as "the key": it insists on one, and this one is harmless if it ever leaks.
+_PLACEHOLDER_KEY = "sent-as-bearer-header"
+
+
+# --------------------------------------------------------------------------------------------------- errors
+
+
+class ApiKey:
+    """The key, kept out of every repr and str so a traceback or a log line cannot show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+        register_secret(value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "ApiKey(***)"
+
+    __str__ = __repr__
+
+
+def resolve_api_key(settings: Settings) -> ApiKey:
+    """The TMDB key: ``ANIVAULT_TMDB_KEY``, else the encrypted key store (a clear error when neither has one)."""
+    from anivault import secrets_store
+
+    return ApiKey(secrets_store.resolve_api_key(settings))
+
+
+# --------------------------------------------------------------------------------------------------- transport
+
+
+class _Permit:
+    """Semaphore + shared pause gate + token bucket: what every attempt must pass before it is sent."""
+
+    def __init__(self, policy: PolitenessPolicy, clock: Clock, cancel: threading.Event) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.cancel = cancel
+        self.gate = PauseGate(clock)
+        self.semaphore = threading.BoundedSemaphore(max(1, policy.concurrency))
+        window = 1000 + policy.window_margin_ms
+        self.full = Limiter(
+            InMemoryBucket([Rate(max(1, int(policy.rate)), Duration.SECOND * window // 1000)])
+        )
+        slow = max(1, int(policy.rate * policy.throttle_factor))
+        self.slow = Limiter(InMemoryBucket([Rate(slow, Duration.SECOND * window // 1000)]))
+
+    def _check(self, deadline: float) -> None:
+        if self.cancel.is_set():
+            raise TmdbUnavailable("TMDB lookups were interrupted")
+        if self.clock.monotonic() >= deadline:
+            raise TmdbUnavailable("TMDB did not answer in time", hint="the next run retries")
+
+    def _take(self, limiter: Limiter, deadline: float) -> None:
+        while not limiter.try_acquire("tmdb", blocking=False):
+            self._check(deadline)
+            self.clock.sleep(0.005)
+
+    @contextmanager
+    def hold(self, deadline: float, throttled: bool) -> Iterator[None]:
+        while not self.semaphore.acquire(timeout=0.05):
+            self._check(deadline)
+        try:
+            while True:
+                wait = self.gate.remaining()
+                if wait > 0:
+                    if self.clock.monotonic() + wait > deadline:
+                        raise TmdbUnavailable("TMDB asked us to wait longer than this lookup may take")
+                    self._check(deadline)
+                    self.clock.sleep(min(wait, 0.05))
+                    continue
+                self._take(self.full, deadline)
+                if throttled:
+                    self._take(self.slow, deadline)
+                # A 429 may have closed the gate while we waited for a token: the token is spent, but
+                # nobody sends inside the pause.
+                if self.gate.remaining() <= 0:
+                    break
+            yield
+        finally:
+            self.semaphore.release()
+
+
+class PoliteSession(requests.Session):
+    """A ``requests.Session`` whose every request is rate-limited, gated, retried and capped.
+
+    tmdbv3api calls ``session.request(method, url, ...)``; so does our own code. Errors come out as
+    :class:`TmdbError` subclasses with the key-free URL path only.
+    """
+
+    def __init__(
+        self,
+        api_key: ApiKey,
+        policy: PolitenessPolicy | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__()
+        self.trust_env = False  # no ~/.netrc or proxy env: the key goes to TMDB and nowhere else
+        self.max_redirects = 3
+        self._key = api_key
+        self.policy = policy or PolitenessPolicy()
+        self.clock: Clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+        self.cancel = threading.Event()
+        self.permit = _Permit(self.policy, self.clock, self.cancel)
+        self.breaker = CircuitBreaker(self.policy, self.clock)
+        self._count_lock = threading.Lock()
+        self.attempts = 0  # HTTP requests actually sent
+        self.statuses: dict[str, int] = {}
+        adapter = requests.adapters.HTTPAdapter(
+            pool_connections=4, pool_maxsize=max(4, self.policy.concurrency), max_retries=0
+        )
+        self.mount("http://", adapter)
+        self.mount("https://", adapter)
+
+    def __repr__(self) -> str:
+        return f"PoliteSession(rate={self.policy.rate}, concurrency={self.policy.concurrency})"
+
+    def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
+        # requests drops Authorization on a cross-host redirect already; make it unconditional for any host
+        # change, scheme downgrade included, and never re-add it from netrc.
+        old = urllib.parse.urlsplit(response.request.url)
+        new = urllib.parse.urlsplit(prepared_request.url)
+        if (old.scheme, old.hostname, old.port) != (new.scheme, new.hostname, new.port):
+            prepared_request.headers.pop("Authorization", None)
+
+    def _count(self, status: str) -> None:
+        with self._count_lock:
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        method = method.decode() if isinstance(method, bytes) else method
+        url = url.decode() if isinstance(url, bytes) else url
+        parts = urllib.parse.urlsplit(url)
+        query = [
+            (k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if k != "api_key"
+        ]
+        clean = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+        if method.upper() != "GET":
+            raise TmdbError(f"AniVault only reads from TMDB; refused {method} {parts.path}")
+        return self._get(clean, parts.path)
+
+    def _get(self, url: str, path: str) -> requests.Response:
+        p = self.policy
+        deadline = self.clock.monotonic() + p.deadline
+        attempt = 0
+        last_problem = "no answer"
+        while True:
+            if not self.breaker.admit():
+                wait = self.breaker.seconds_until_probe()
+                raise TmdbUnavailable(
+                    f"TMDB is failing; using only the cache for now (probe again in {wait:.0f}s)",
+                    hint="the next `anivault match` retries what was deferred",
+                )
+            throttled = self.breaker.state.value == "throttle"
+            outcome: str
+            response: requests.Response | None = None
+            body = b""
+            try:
+                with self.permit.hold(deadline, throttled):
+                    with self._count_lock:
+                        self.attempts += 1
+                    remaining = max(0.05, deadline - self.clock.monotonic())
+                    response = super().request(
+                        "GET",
+                        url,
+                        headers={
+                            "Authorization": f"Bearer {self._key.reveal()}",
+                            "Accept": "application/json",
+                        },
+                        timeout=(min(p.connect_timeout, remaining), min(p.read_timeout, remaining)),
+                        stream=True,
+                        allow_redirects=True,
+                    )
+                    body = self._read_capped(response, deadline)
+                outcome = "ok"
+            except TmdbUnavailable:
+                self.breaker.record(False)  # release a probe slot, count the miss
+                raise
+            except TmdbBadResponse:
+                self.breaker.record(True)  # the server answered; its body is the problem
+                raise
+            except requests.exceptions.Timeout:
+                outcome, last_problem = "retry", "timed out"
+            except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                outcome, last_problem = "retry", _short_cause(exc)
+            except requests.exceptions.RequestException as exc:
+                outcome, last_problem = "retry", _short_cause(exc)
+            if response is not None and outcome == "ok":
+                status = response.status_code
+                self._count(str(status))
+                if status == 200:
+                    self.breaker.record(True)
+                    return self._finish(response, body, path)
+                if status == 429:
+                    ra = parse_retry_after(
+                        response.headers.get("Retry-After"),
+                        now_wall=self.clock.wall(),
+                        default=p.retry_after_default,
+                        cap=p.retry_after_cap,
+                    )
+                    if ra > p.retry_after_cap:
+                        self.permit.gate.pause(p.retry_after_cap)
+                        self.breaker.force_open()
+                        raise TmdbUnavailable(
+                            f"TMDB asked us to wait more than {p.retry_after_cap:.0f}s; switching to cache only",
+                            hint="the next `anivault match` retries what was deferred",
+                        )
+                    self.permit.gate.pause(ra)
+                    self.breaker.record(False, throttled=True)
+                    log.info("TMDB rate limit hit on %s; all workers pause %.1fs", path, ra)
+                    if self.clock.monotonic() + ra >= deadline:
+                        raise TmdbUnavailable("TMDB kept answering 'too many requests'", hint="retry later")
+                    continue  # the gate makes every worker wait; a 429 does not use up a retry
+                if status == 401:
+                    self.breaker.record(True)
+                    raise TmdbAuthError(
+                        "TMDB refused the API key (401)",
+                        hint=f"check your key: {KEY_ENV} or `anivault key set`",
+                    )
+                if status == 404:
+                    self.breaker.record(True)
+                    raise TmdbNotFound(f"TMDB has nothing at {path}")
+                if 400 <= status < 500:
+                    self.breaker.record(True)
+                    raise TmdbBadResponse(f"TMDB rejected the request for {path} ({status})")
+                outcome, last_problem = "retry", f"HTTP {status}"
+            else:
+                self._count(last_problem)
+            # a 5xx, a reset or a timeout: back off, then retry while attempts and time remain
+            self.breaker.record(False)
+            if attempt >= p.retries:
+                raise TmdbUnavailable(
+                    f"TMDB failed {attempt + 1} times for {path} ({last_problem})",
+                    hint="the next `anivault match` retries what was deferred",
+                )
+            delay = backoff_delay(attempt, p, self.rng)
+            attempt += 1
+            if self.clock.monotonic() + delay >= deadline:
+                raise TmdbUnavailable(
+                    f"TMDB did not answer in time for {path} ({last_problem})", hint="retry later"
+                )
+            self._sleep(delay)
+
+    def _sleep(self, seconds: float) -> None:
+        end = self.clock.monotonic() + seconds
+        while (left := end - self.clock.monotonic()) > 0:
+            if self.cancel.is_set():
+                raise TmdbUnavailable("TMDB lookups were interrupted")
+            self.clock.sleep(min(left, 0.05))
+
+    def _read_capped(self, response: requests.Response, deadline: float) -> bytes:
+        """Stream the body with a size cap and the total deadline (a 1 byte/s trickle must end)."""
+        cap = self.policy.max_body_bytes
+        length = response.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > cap:
+            response.close()
+            raise TmdbBadResponse(f"TMDB answer too large ({int(length)} bytes > {cap})")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(chunk_size=65536, decode_unicode=False):
+                size += len(chunk)
+                if size > cap:
+                    raise TmdbBadResponse(f"TMDB answer too large (over {cap} bytes)")
+                chunks.append(chunk)
+                if self.clock.monotonic() > deadline:
+                    raise requests.exceptions.Timeout("body not finished before the deadline")
+        finally:
+            response.close()
+        return b"".join(chunks)
+
+    def _finish(self, response: requests.Response, body: bytes, path: str) -> requests.Response:
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise TmdbBadResponse(f"TMDB sent something that is not JSON for {path}") from None
+        if not isinstance(data, dict):
+            raise TmdbBadResponse(f"TMDB sent unexpected JSON for {path}")
+        response._content = body
+        response._content_consumed = True  # type: ignore[attr-defined]
+        return response
+
+
+def _short_cause(exc: BaseException) -> str:
+    """A one-line cause without URLs (they carry no key, but they are noise in a summary)."""
+    name = type(exc).__name__
+    text = str(exc)
+    if "Connection refused" in text or "NewConnectionError" in text:
+        return "connection refused"
+    if "RemoteDisconnected" in text or "reset" in text.lower() or "aborted" in text.lower():
+        return "connection dropped"
+    return redact(name)
+
+
+# --------------------------------------------------------------------------------------------------- API
+
+
+class TmdbHttpClient:
+    """Raw JSON from the TMDB endpoints AniVault uses, through tmdbv3api and the polite session."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: ApiKey,
+        *,
+        language: str = "en-US",
+        policy: PolitenessPolicy | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        from tmdbv3api import TV, Movie, Search, Season, TMDb
+
+        self.base_url = base_url.rstrip("/")
+        self.language = language
+        self.session = PoliteSession(api_key, policy, clock)
+        # Subclasses carry our session on the class (tmdbv3api's design), one set per client.
+        bound = {"_session": self.session}
+        tmdb = type("AniVaultTMDb", (TMDb,), bound)(obj_cached=False)
+        tmdb.api_key = _PLACEHOLDER_KEY
+        tmdb.language = language
+        tmdb.cache = False
+        tmdb.wait_on_rate_limit = False
+        self._search = type("AniVaultSearch", (Search,), bound)(obj_cached=False)
+        self._tv = type("AniVaultTV", (TV,), bound)(obj_cached=False)
+        self._movie = type("AniVaultMovie", (Movie,), bound)(obj_cached=False)
+        self._season = type("AniVaultSeason", (Season,), bound)(obj_cached=False)
+        self._lock = threading.Lock()
+        for obj in (self._search, self._tv, self._movie, self._season):
+            obj._base = self.base_url
+
+    def __repr__(self) -> str:
+        return f"TmdbHttpClient({self.base_url!r})"
+
+    @property
+    def requests_sent(self) -> int:
+        return self.session.attempts
+
+    def close(self) -> None:
+        self.session.cancel.set()
+        self.session.close()
+
+    def _raw(self, obj: Any) -> dict[str, Any]:
+        data = getattr(obj, "_json", None)
+        if not isinstance(data, dict):
+            raise TmdbBadResponse("TMDB sent unexpected JSON")
+        return data
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        from tmdbv3api.exceptions import TMDbException
+
+        try:
+            return self._raw(fn(*args, **kwargs))
+        except TMDbException as exc:
+            # the session raises for every error status, so this is a 200 that says success=false
+            raise TmdbBadResponse(f"TMDB refused the request: {redact(str(exc))}") from None
+
+    def search(self, kind: str, query: str, year: int | None = None, page: int = 1) -> dict[str, Any]:
+        if kind == "tv":
+            return self._call(self._search.tv_shows, query, release_year=year, page=page)
+        return self._call(self._search.movies, query, year=year, page=page)
+
+    def details(self, kind: str, tmdb_id: int) -> dict[str, Any]:
+        append = "alternative_titles,translations,external_ids"
+        if kind == "tv":
+            return self._call(self._tv.details, int(tmdb_id), append_to_response=append)
+        return self._call(self._movie.details, int(tmdb_id), append_to_response=append)
+
+    def season(self, tmdb_id: int, season: int) -> dict[str, Any]:
+        return self._call(self._season.details, int(tmdb_id), int(season), append_to_response="")
+
+
+def policy_from_settings(settings: Settings, rate: float | None = None) -> PolitenessPolicy:
+    t = settings.tmdb
+    policy = PolitenessPolicy(
+        rate=float(rate if rate is not None else t.rate),
+        concurrency=int(t.concurrency),
+        read_timeout=float(t.timeout),
+        connect_timeout=min(5.0, float(t.timeout)),
+        retry_after_cap=float(t.retry_after_cap),
+    )
+    for name in (
+        "deadline",
+        "retries",
+        "breaker_window",
+        "breaker_min_calls",
+        "breaker_ratio",
+        "breaker_cooldown",
+        "max_body_bytes",
+    ):
+        value = getattr(t, name, None)
+        if value is not None:
+            setattr(policy, name, type(getattr(policy, name))(value))
+    return policy
+
+
+def client_from_settings(
+    settings: Settings, rate: float | None = None, clock: Clock | None = None
+) -> TmdbHttpClient:
+    key = resolve_api_key(settings)
+    return TmdbHttpClient(
+        settings.tmdb.base_url,
+        key,
+        language=settings.tmdb.language,
+        policy=policy_from_settings(settings, rate),
+        clock=clock,
+    )
