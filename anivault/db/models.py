@@ -49,6 +49,9 @@ class Scan(Base):
     moved: Mapped[int] = mapped_column(Integer, default=0)
     missing: Mapped[int] = mapped_column(Integer, default=0)
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    restored: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0"
+    )  # missing files that came back
     reparsed: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
     error_samples: Mapped[str] = mapped_column(Text, default="[]")  # JSON: first few errors, for the report
@@ -64,6 +67,7 @@ class File(Base):
     # there, and its exact bytes live in `path_raw`, so nothing is lost (see anivault.pathcodec).
     path: Mapped[str] = mapped_column(Text, unique=True)
     path_raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    dir: Mapped[str] = mapped_column(Text)  # parent folder, readable form: the index walks by folder
     name: Mapped[str] = mapped_column(Text)
     ext: Mapped[str] = mapped_column(String(16))
     size: Mapped[int] = mapped_column(BigInteger)
@@ -83,6 +87,7 @@ class File(Base):
         Index("ix_files_size_name", "size", "name"),
         Index("ix_files_root_status", "root_id", "status"),
         Index("ix_files_video_id", "video_id"),
+        Index("ix_files_dir", "dir"),
     )
 
 

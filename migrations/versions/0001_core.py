@@ -56,6 +56,7 @@ def upgrade() -> None:
         sa.Column("moved", sa.Integer(), nullable=False),
         sa.Column("missing", sa.Integer(), nullable=False),
         sa.Column("unchanged", sa.Integer(), nullable=False),
+        sa.Column("restored", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("reparsed", sa.Integer(), nullable=False),
         sa.Column("errors", sa.Integer(), nullable=False),
         sa.Column("error_samples", sa.Text(), nullable=False),
@@ -67,6 +68,7 @@ def upgrade() -> None:
         sa.Column("root_id", sa.Integer(), nullable=True),
         sa.Column("path", sa.Text(), nullable=False),
         sa.Column("path_raw", sa.LargeBinary(), nullable=True),
+        sa.Column("dir", sa.Text(), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("ext", sa.String(length=16), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
@@ -93,6 +95,7 @@ def upgrade() -> None:
     op.create_index("ix_files_size_name", "files", ["size", "name"])
     op.create_index("ix_files_root_status", "files", ["root_id", "status"])
     op.create_index("ix_files_video_id", "files", ["video_id"])
+    op.create_index("ix_files_dir", "files", ["dir"])
     op.create_table(
         "parses",
         sa.Column("file_id", sa.Integer(), nullable=False),
@@ -130,7 +133,13 @@ def downgrade() -> None:
     op.execute("DROP VIEW IF EXISTS v_library")
     op.drop_index(op.f("ix_parses_title_norm"), table_name="parses")
     op.drop_table("parses")
-    for ix in ("ix_files_video_id", "ix_files_root_status", "ix_files_size_name", "ix_files_dev_inode"):
+    for ix in (
+        "ix_files_dir",
+        "ix_files_video_id",
+        "ix_files_root_status",
+        "ix_files_size_name",
+        "ix_files_dev_inode",
+    ):
         op.drop_index(ix, table_name="files")
     op.drop_table("files")
     op.drop_table("scans")
