@@ -21,8 +21,19 @@ _ANITOPY_OPTIONS = {"parse_file_extension": False}
 _EPISODE_TOKEN = re.compile(r"^(\d{1,4})(?:\.(\d{1,2}))?$")
 _PAREN_TOKEN = re.compile(r"\([^()]*\)")
 _DELIMS = re.compile(r"[ _]+")
+_DELIMS_DOTS = re.compile(r"[ _.]+")
 _LEADING_NUMBER_TITLE = re.compile(r"^(\d{1,4})[ ]+-[ ]+(?=\S)")
 _PADDED_INNER_NUMBER = re.compile(r"(?<=[A-Za-z!?]) (0[1-9]|0\d[1-9])[ .](?=[A-Za-z])")
+_RESOLUTION = re.compile(r"(?<![\w.])(2160|1080|720|576|480|4K|2K|UHD)(?:[pi])?(?![\w]|\.\d)", re.I)
+_BARE_EPISODE = re.compile(
+    r"^(?:(?:EP?|Episode|#)[ .]?|第[ ]?)?(\d{1,4})([話话集화]|(?:v(\d)))?(?:[ ]?[-~][ ]?(\d{1,4}))?$", re.I
+)
+_DOT_DELIM = re.compile(r"(?<=[^\W\d_])\.(?=[^\W_])|(?<=\d)\.(?=[^\W\d_]{2})|(?<=[^\W\d_]{2})\.(?=\d)")
+# "(Group, 720p)": the group named first inside the parentheses that carry the resolution.
+_PAREN_GROUP = re.compile(r"\(([^(),]{2,40}),[ ]?(?:\d{3,4}p|\d{3,4}x\d{3,4})\)")
+_OF_EPISODES = re.compile(r"^\d{1,4}[ _]of[ _]\d{1,4}$", re.I)
+_EXPLICIT_EPISODE = re.compile(r"^(?:EP?|Episode|#|第)", re.I)
+_NUMBER_ONLY = re.compile(r"^\d{1,4}(?:v\d)?$")
 _BATCH_PREFIX_NUMBER = re.compile(r" (\d{1,4})$")
 _FOLDER_SEASON = re.compile(
     r"^(?:Season|Saison|Staffel|S)[ ._]?(\d{1,2})$|^(\d{1,2})(?:st|nd|rd|th)[ ]Season$", re.I
@@ -90,10 +101,15 @@ def _parse(name: str, folders: Sequence[str]) -> ParsedName:
 
     _fix_release_group(d, text)
     if not _bracket_layout(d, text):
-        if d.title is None and not used_anitopy:
-            _rules_only_title(d, text)
-        _clean_title(d, text)
+        if _bare_episode_name(d, text):
+            pass
+        else:
+            if d.title is None and not used_anitopy:
+                _rules_only_title(d, text)
+            _anitopy_misreads(d, text, raw)
+            _clean_title(d, text)
     _episode_fixes(d, text)
+    _resolution_fallback(d, text)
     _folder_context(d, folders)
     _finish_title(d)
 
@@ -205,16 +221,30 @@ def _episode_valid(d: _Draft) -> bool:
 
 
 def _fix_release_group(d: _Draft, text: str) -> None:
+    tokens = R.bracket_tokens(text)
     group = d.release_group
-    if group and "_" in group and " " not in group:
-        d.release_group = group.replace("_", " ")
+    if group and R.is_language_tag(group):
+        # "Show_[01_of_24]_[ru_jp]_[Group_&_Friends]": a language tag is not the group; the group
+        # is then the last bracket that is neither a tag nor a number.
+        later = [t for t, _, _ in tokens if t and not R.is_noise_token(t) and not R.is_language_tag(t)]
+        later = [t for t in later if R.bracket_episode(t) is None and not _OF_EPISODES.match(t)]
+        d.release_group = later[-1] if later else None
+        d.fire("group_not_language")
+    group = d.release_group
+    if group and "_&_" in group:
+        d.release_group = group.replace("_", " ")  # "A_&_B" is two words joined by '&'
         d.fire("group_underscores")
     if d.release_group:
         return
-    tokens = R.bracket_tokens(text)
     if tokens and tokens[0][1] == 0:
         token = tokens[0][0]
-        if token and not R.is_noise_token(token) and R.bracket_episode(token) is None and len(tokens) > 1:
+        after = text[tokens[0][2] :].strip()
+        if (
+            token
+            and not R.is_noise_token(token)
+            and R.bracket_episode(token) is None
+            and (len(tokens) > 1 or R.has_letter(after))
+        ):
             d.release_group = token
             d.fire("leading_bracket_group")
             return
@@ -223,6 +253,11 @@ def _fix_release_group(d: _Draft, text: str) -> None:
             d.release_group = token
             d.fire("leading_bracket_group")
             return
+    paren = _PAREN_GROUP.search(text)
+    if paren is not None and not R.is_noise_token(paren.group(1)):
+        d.release_group = paren.group(1).strip()
+        d.fire("paren_group")
+        return
     group = R.scene_group(text)
     if group:
         d.release_group = group
@@ -239,7 +274,7 @@ def _bracket_layout(d: _Draft, text: str) -> bool:
     tokens = R.bracket_tokens(text)
     if len(tokens) < 3:
         return False
-    outside = R._BRACKET_TOKEN.sub(" ", text).strip()
+    outside = _DELIMS_DOTS.sub(" ", R._BRACKET_TOKEN.sub(" ", text)).strip()
     outside_episode: tuple[int, int | None, int | None] | None = None
     if outside:
         if R.bracket_episode(outside) is not None:
@@ -285,6 +320,88 @@ def _bracket_layout(d: _Draft, text: str) -> bool:
     d.fire("bracket_layout")
     _clean_title(d, text)
     return True
+
+
+def _bare_episode_name(d: _Draft, text: str) -> bool:
+    """``03.mkv``, ``第03話.mkv``, ``EP03.mkv``, ``[Group] 03 [1080p].mkv``: an episode, no title.
+
+    The title then comes from the folders (``Show/Season 2/03.mkv``).
+    """
+    body = _delimited(R._BRACKET_TOKEN.sub(" ", text))
+    match = _BARE_EPISODE.match(body)
+    if match is None:
+        return False
+    # "[Group] 0 [640x360]" may be a show called "0": a bare number after a group stays a title
+    # unless something marks it as an episode.
+    if "[" in text and not (match.group(2) or _EXPLICIT_EPISODE.match(body)):
+        return False
+    first = int(match.group(1))
+    if 1900 <= first <= 2100 and not match.group(2) and not match.group(3):
+        return False
+    d.title = None
+    d.episode, d.episode_decimal = first, None
+    d.episode_end = int(match.group(4)) if match.group(4) and int(match.group(4)) > first else None
+    if match.group(3):
+        d.version = int(match.group(3))
+    d.fire("bare_episode")
+    return True
+
+
+def _delimited(text: str) -> str:
+    """Words separated by single spaces; '.' counts as a delimiter only between letters."""
+    text = _DELIMS.sub(" ", text)
+    text = _DOT_DELIM.sub(" ", text)
+    return text.strip()
+
+
+def _anitopy_misreads(d: _Draft, text: str, raw: dict[str, Any]) -> None:
+    """Known ways anitopy splits a name in the wrong place, recognised by their shape."""
+    title = d.title
+    if not title:
+        return
+    flat = _delimited(text)
+    # "Show 3.5 - 04": anitopy takes the number in the title as the episode and the real one (after
+    # the dash) as the episode title.
+    if d.episode_title and _NUMBER_ONLY.match(d.episode_title):
+        dash = R.find_dash_episode(flat)
+        if dash is not None:
+            start = flat.find(title)
+            if 0 <= start < dash.start():
+                d.title = flat[start : dash.start()].strip()
+                _apply_dash(d, dash)
+                d.episode_title = None
+                d.fire("dash_episode_preferred")
+                return
+    # anitopy reads "Ver1.1a - 03"/"10b" as episode "1a"/"10b": an invalid number, look for the dash.
+    if d.episode_raw and not _episode_valid(d):
+        dash = R.find_dash_episode(flat)
+        start = flat.find(title)
+        if dash is not None and 0 <= start < dash.start():
+            d.title = flat[start : dash.start()].strip()
+            _apply_dash(d, dash)
+            d.fire("dash_episode_preferred")
+            return
+    # "Series Title 2 [01]": the number before the bracketed episode belongs to the title.
+    alt = _one(raw.get("episode_number_alt"))
+    if alt and alt.isdigit() and d.episode is not None and f"{title} {alt} " in flat + " ":
+        position = flat.find(f"{title} {alt} ")
+        if position >= 0 and flat.find(str(d.episode_raw[0]) if d.episode_raw else "\0", position) > position:
+            d.title = f"{title} {alt}"
+            d.fire("title_number")
+            return
+    # "Byousoku 5 Centimeter": an unpadded number between words, with no marker, is part of the name.
+    if (
+        d.episode is not None
+        and d.episode_end is None
+        and d.episode_title
+        and d.episode_raw
+        and not d.episode_raw[0].startswith("0")
+        and f"{title} {d.episode_raw[0]} {d.episode_title}" in flat
+    ):
+        d.title = f"{title} {d.episode_raw[0]} {d.episode_title}"
+        d.episode = None
+        d.episode_title = None
+        d.fire("number_in_title")
 
 
 def _rules_only_title(d: _Draft, text: str) -> None:
@@ -382,44 +499,48 @@ def _title_markers(d: _Draft) -> None:
         return
     for _ in range(3):  # "Show 2nd Season OVA (2019)": a few markers may stack at the end
         changed = False
-        cut = R.kind_cut(title)
-        if cut is not None:
-            kind, start = cut
-            if start > 0 and R.has_letter(title[:start]):
-                d.kind = d.kind if d.kind not in (None, "tv") and kind == "special" else kind
-                title = title[:start]
+        marker = R.kind_marker(title)
+        if marker is not None:
+            kind, start, cut = marker
+            if d.kind in (None, "tv"):
+                d.kind = kind
                 d.fire("kind_marker")
+            if cut:
+                rest = title[start:]
+                title = title[:start]
+                dash = R._DASH_AFTER.search(rest)
+                if dash is not None and not d.episode_title:
+                    d.episode_title = rest[dash.end() :].strip(" -._") or None
                 changed = True
-        movie = R.movie_marker(title)
-        if movie is not None:
-            rest = (title[: movie.start()] + " " + title[movie.end() :]).strip(" -:._")
-            if R.has_letter(rest):
-                d.kind = "movie"
-                title = rest
-                d.fire("movie_marker")
-                changed = True
+        if R.movie_marker(title) is not None and d.kind in (None, "tv"):
+            d.kind = "movie"
+            d.fire("movie_marker")
         cjk = R.cjk_kind(title)
         if cjk is not None:
+            word = cjk.group(1)
+            kind = (
+                "movie"
+                if word in ("劇場版", "剧场版", "극장판")
+                else "ova"
+                if word in ("OVA", "OAD")
+                else "special"
+            )
+            if d.kind in (None, "tv"):
+                d.kind = kind
+                d.fire("kind_marker")
             rest = (title[: cjk.start()] + " " + title[cjk.end() :]).strip(" -:._")
             if R.has_letter(rest):
-                word = cjk.group(1)
-                d.kind = (
-                    "movie"
-                    if word in ("劇場版", "剧场版", "극장판")
-                    else "ova"
-                    if word in ("OVA", "OAD")
-                    else "special"
-                )
                 title = rest
-                d.fire("kind_marker")
                 changed = True
         season = R.find_season(title)
-        if season is not None:
+        # "Movie Part 1" is the first film of two, not a season
+        if season is not None and not (season[3] == "season_part" and d.kind == "movie"):
             value, start, end, rule = season
             rest = (title[:start] + " " + title[end:]).strip(" -:._")
             if R.has_letter(rest):
                 if d.season is None or rule != "season_part":
-                    d.season = value if d.season is None or rule != "season_part" else d.season
+                    d.season = value
+                # what follows a closing season marker is an episode title or noise; inside, keep it
                 title = title[:start].rstrip() if not title[end:].strip(" -._") else rest
                 d.fire(rule)
                 changed = True
@@ -490,6 +611,19 @@ def _episode_fixes(d: _Draft, text: str) -> None:
                 d.fire("episode_range")
     if d.episode_decimal is not None and d.kind in (None, "tv"):
         d.kind = "special"
+
+
+def _resolution_fallback(d: _Draft, text: str) -> None:
+    """ "[BD-1080]", "_1080.BD", "[4K]": resolutions anitopy only knows with a 'p' or as WxH."""
+    if d.resolution is not None:
+        return
+    for match in _RESOLUTION.finditer(text):
+        value = match.group(1)
+        if value.isdigit() and (int(value) == d.episode or int(value) == d.episode_end):
+            continue
+        d.resolution = value
+        d.fire("resolution")
+        return
 
 
 def _looks_like_resolution(body: str, match: re.Match[str]) -> bool:

@@ -44,6 +44,8 @@ SUBTITLE_LANGUAGES = frozenset(
     chs cht sc tc gb big5 cn tw hk
     """.split()
 )
+_LANGUAGE_SPLIT = re.compile(r"[ _+&,/.-]+")
+_LANGUAGE_WORDS = frozenset("english japanese vostfr vost multi sub subs dub sub.fr multisub".split())
 _SUBTITLE_FLAGS = frozenset("forced default sdh cc hi full signs songs".split())
 
 # --- markers ---------------------------------------------------------------------------------------
@@ -105,7 +107,7 @@ _DASH_EPISODE = re.compile(
 )
 # A bare episode range "1017-1088" or "(01-24)".
 _RANGE = re.compile(r"(?<![\w.])\(?(\d{1,4})[ ]?[-~][ ]?(\d{1,4})\)?(?![\w.])")
-_GLUED_EPISODE = re.compile(r"[-_ ](?:ep?|EP|Ep)?(\d{1,4})(?:v(\d))?$")
+_GLUED_EPISODE = re.compile(r"(?:(?<=[^\W\d_])-|[ _-]ep?[ ]?)(\d{1,4})(?:v(\d))?$", re.I)
 
 _YEAR_IN_TITLE = re.compile(r"(?:^|[ ._])\(?((?:19|20)\d{2})\)?$")
 _TV_TAG = re.compile(r"[ ._]?\((?:TV|Tv|tv)\)$")
@@ -121,12 +123,16 @@ KIND_WORDS = {
     "movie": "movie", "gekijouban": "movie", "the movie": "movie", "film": "movie",
     "tv": "tv",
 }  # fmt: skip
-_KIND_CUT = re.compile(
-    r"(?:^|[ ._\-])(OVA|OAV|OAD|ONA|Specials?|SPs?|NCOP|NCED)(?:\d{1,3}|[ ._\-]|$)(?!.*\b(?:OVA|OAD|ONA)\b)",
+# A kind word counts only where it closes the title, is numbered ("OVA2") or is followed by " - "
+# and an episode title: "Another Anime With Special Naming" is not a special.
+_KIND_MARKER = re.compile(
+    r"(?<![A-Za-z0-9])(OVA|OAV|OAD|ONA|Specials?|SP|NCOP|NCED)(\d{1,3}(?:\.\d)?)?"
+    r"(?=$|[ ._]*-[ ._]*\S|[ ._]?v\d$)",
     re.I,
 )
-_KIND_MOVIE = re.compile(r"(?:^|[ ._\-])(?:The[ ._]Movie|Movie|Gekijouban|Film)(?=$|[ ._\-:])", re.I)
-_KIND_CJK = re.compile(r"(劇場版|剧场版|극장판|劇場总集篇|特別編|特别篇|特典|OVA|OAD)")
+_DASH_AFTER = re.compile(r"^[ ._]*-[ ._]*(?=\S)")
+_KIND_MOVIE = re.compile(r"(?<![A-Za-z])(?:Movie|Gekijouban)(?![A-Za-z])", re.I)
+_KIND_CJK = re.compile(r"(劇場版|剧场版|극장판|총집편|特別編|特别篇|特典)")
 
 # Bracket layout used by Chinese and many Japanese groups: [Group][Title][01][1080P]...
 _BRACKET_TOKEN = re.compile(r"\[([^\[\]]*)\]")
@@ -144,8 +150,8 @@ _CJK_BRACKETS = str.maketrans({"【": "[", "】": "]", "〖": "[", "〗": "]", "
 # "★10月新番★" (new this season), "[国漫]" (category) and similar announcement tags are noise.
 _ANNOUNCEMENT = re.compile(r"★?[ ]?\d{1,2}月(?:新番|番组)[ ]?★?|★|☆|新番")
 _BRACKET_EPISODE = re.compile(
-    r"^(?:第[ ]?)?(\d{1,4})(?:v(\d))?(?:[ ]?[-~][ ]?(\d{1,4}))?[ ]?(?:[話话集화]|END|Fin|Final|完|全集)*"
-    r"(?:[ ]?(?:END|Fin|完))?$",
+    r"^(?:第[ ]?)?(\d{1,4})(?:v(\d))?(?:[ ]?[-~][ ]?(\d{1,4}))?[ ]?(?:[話话集화]|END|Fin|Final|完|全集)?"
+    r"(?:[ ]?\(?(?:END|Fin|完)\)?)?$",
     re.I,
 )
 _NOISE_WORDS = frozenset(
@@ -164,6 +170,9 @@ _NOISE_PATTERN = re.compile(
 
 # Leading junk before the first [Group] tag: a bare number, or a single dotted tag ("site.").
 _LEADING_JUNK = re.compile(r"^(?:\d{1,4}[ _]+|[A-Za-z0-9]{2,15}\.)(?=\[)")
+# "Show - 01 (1).mkv": the copy counter a browser or file manager appends to a duplicate download.
+# Only after another number ("Show 10 (1)"): "Show (9)" alone may well be episode 9.
+_COPY_SUFFIX = re.compile(r"(?<=\d) \(\d\)$")
 _DOUBLE_BRACKET = re.compile(r"^\[\[+")
 _SCENE_GROUP = re.compile(
     r"(?:x26[45]|[hH]\.?26[45]|HEVC|AVC|XviD|\d{3,4}p|WEB-?DL|BluRay|HDTV)-([A-Za-z0-9]{2,20})$", re.I
@@ -239,6 +248,10 @@ def preprocess(stem: str) -> tuple[str, list[str]]:
         if cleaned != text:
             fired.append("announcement_tag")
             text = cleaned
+    copy = _COPY_SUFFIX.search(text)
+    if copy and copy.start() > 0:
+        text = text[: copy.start()]
+        fired.append("copy_suffix")
     if text.startswith("[["):
         text = _DOUBLE_BRACKET.sub("[", text)
         fired.append("double_bracket")
@@ -248,9 +261,12 @@ def preprocess(stem: str) -> tuple[str, list[str]]:
         fired.append("leading_junk")
     # Names delimited only by hyphens ("show-name-episode-25-1080p"): anitopy does not treat '-' as a
     # word delimiter, so give it spaces.
-    if text.count("-") >= 2 and not any(c in text for c in " _.[]()"):
-        text = text.replace("-", " ")
-        fired.append("hyphen_delimited")
+    if not any(c in text for c in " _.[]()"):
+        for delimiter in "-+":
+            if text.count(delimiter) >= 2:
+                text = text.replace(delimiter, " ")
+                fired.append("word_delimiter")
+                break
     return text, fired
 
 
@@ -325,6 +341,12 @@ def split_alt_titles(title: str) -> str:
 
 def bracket_tokens(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(1).strip(), m.start(), m.end()) for m in _BRACKET_TOKEN.finditer(text)]
+
+
+def is_language_tag(token: str) -> bool:
+    """``ru_jp``, ``ENG``, ``jpn+eng``: subtitle/audio language lists."""
+    parts = [p for p in _LANGUAGE_SPLIT.split(token.lower()) if p]
+    return bool(parts) and all(p in SUBTITLE_LANGUAGES or p in _LANGUAGE_WORDS for p in parts)
 
 
 def is_noise_token(token: str) -> bool:
@@ -417,15 +439,15 @@ def title_year(title: str) -> tuple[int, int] | None:
     return int(match.group(1)), match.start()
 
 
-def kind_cut(title: str) -> tuple[str, int] | None:
-    match = _KIND_CUT.search(title)
-    if not match or (match.start() == 0 and not title[: match.start(1)].strip()):
+def kind_marker(title: str) -> tuple[str, int, bool] | None:
+    """(kind, start, cut): ``cut`` when an episode title follows (" - The Other"), which then goes."""
+    match = _KIND_MARKER.search(title)
+    if not match or not has_letter(title[: match.start()]):
         return None
-    return KIND_WORDS[
-        match.group(1).lower().rstrip("s")
-        if match.group(1).lower() not in KIND_WORDS
-        else match.group(1).lower()
-    ], match.start()
+    word = match.group(1).lower()
+    kind = KIND_WORDS.get(word) or KIND_WORDS.get(word.rstrip("s"), "special")
+    cut = _DASH_AFTER.match(title[match.end() :]) is not None
+    return kind, match.start(), cut
 
 
 def movie_marker(title: str) -> re.Match[str] | None:
