@@ -1,36 +1,102 @@
-"""Logging: rotating UTF-8 files in the log dir, a quiet console, secrets redacted everywhere."""
+"""Logging: level-separated rotating UTF-8 files, a quiet console, and secrets redacted everywhere.
+
+Files (in the log dir, `anivault logs path`):
+
+- ``anivault.log``: INFO and up (DEBUG with ``--debug``), everything a run did;
+- ``errors.log``: WARNING and up only, so a problem is easy to find after a long run.
+
+Both rotate at ``logging.max_bytes`` and keep ``logging.backups`` old copies. The console shows WARNING and
+up by default, INFO with ``-v``, DEBUG with ``-vv``/``--debug``, or what ``--log-level`` says; it shows
+tracebacks only with ``--debug`` (files always keep them, redacted, for the bug report).
+
+Handlers sit on the root logger so that libraries' records (urllib3, tmdbv3api, alembic) pass through the
+same redaction; a filter on a *handler* sees every record, where a filter on a logger would miss records
+propagated from child loggers. Libraries are held at WARNING unless ``--debug``.
+"""
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
 from pathlib import Path
+from typing import Final
 
-from anivault.redact import redact
+from anivault.redact import redact, register_env_secrets
+
+MAIN_LOG: Final = "anivault.log"
+ERRORS_LOG: Final = "errors.log"
+FILE_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
+# Chatty libraries: their INFO/DEBUG lines are noise unless the user asked for --debug.
+_LIBRARY_LOGGERS: Final = (
+    "urllib3",
+    "requests",
+    "tmdbv3api",
+    "alembic",
+    "sqlalchemy",
+    "pyrate_limiter",
+    "httpx",
+)
 
 _CONFIGURED: list[logging.Handler] = []
 
 
-class _RedactSecrets(logging.Filter):
-    """Belt and braces: whatever a library logs (urllib3 logs full URLs at DEBUG), known secrets and
-    api_key/Bearer patterns are replaced before any handler writes the record."""
+class RedactSecrets(logging.Filter):
+    """Replace known secrets and api_key/Bearer patterns in the message, args, traceback and stack.
+
+    Runs before any handler formats the record, so no handler can write the secret; it rewrites the
+    record in place (the message is merged with its args), which is idempotent for the next handler.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # bad %-args: logging would print them in its own error report
+            message = f"{record.msg!s} (log arguments could not be formatted)"
         cleaned = redact(message)
-        if cleaned != message:
+        if cleaned != record.msg or record.args:
             record.msg, record.args = cleaned, None
-        if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        # Formatters re-render exc_info when exc_text is empty; drop it so only the redacted text remains.
+        record.exc_info = None
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
-class _ConsoleFormatter(logging.Formatter):
-    """One line per record on the console: tracebacks go to the log file (and to stderr with --debug)."""
+class RedactingFormatter(logging.Formatter):
+    """The last line of defence: redact the finished text, whatever the record held."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return f"{record.levelname.lower()}: {record.getMessage()}"
+        return redact(super().format(record))
+
+
+class ConsoleFormatter(RedactingFormatter):
+    """``warning: message``; the traceback only when asked for (``--debug``)."""
+
+    def __init__(self, show_tracebacks: bool) -> None:
+        super().__init__("%(levelname_lower)s: %(message)s")
+        self.show_tracebacks = show_tracebacks
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.levelname_lower = record.levelname.lower()
+        record.message = record.getMessage()
+        text = self.formatMessage(record)
+        if self.show_tracebacks:
+            if record.exc_text:
+                text += "\n" + record.exc_text
+            if record.stack_info:
+                text += "\n" + record.stack_info
+        return redact(text)
+
+
+def _level(name: str | int, default: int) -> int:
+    if isinstance(name, int):
+        return name
+    value = logging.getLevelName(str(name).upper())
+    return value if isinstance(value, int) else default
 
 
 def setup_logging(
@@ -40,32 +106,58 @@ def setup_logging(
     file_level: str = "INFO",
     max_bytes: int = 5_000_000,
     backups: int = 5,
-) -> None:
-    """Configure the `anivault` logger once per process (later calls replace the handlers)."""
-    logger = logging.getLogger("anivault")
-    for h in _CONFIGURED:
-        logger.removeHandler(h)
-        h.close()
+    debug: bool = False,
+) -> list[Path]:
+    """Configure logging once per process (a later call replaces the handlers). Returns the log files.
+
+    ``debug`` shows tracebacks on the console and lets libraries log below WARNING.
+    """
+    register_env_secrets()
+    root = logging.getLogger()
+    for handler in _CONFIGURED:
+        root.removeHandler(handler)
+        handler.close()
     _CONFIGURED.clear()
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s")
+    file_lvl = _level(file_level, logging.INFO)
+    console_lvl = _level(console_level, logging.WARNING)
     handlers: list[logging.Handler] = []
+    files: list[Path] = []
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
-        main = logging.handlers.RotatingFileHandler(
-            log_dir / "anivault.log", maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True
-        )
-        main.setLevel(getattr(logging, file_level.upper(), logging.INFO))
-        main.setFormatter(fmt)
-        handlers.append(main)
+        for name, level in ((MAIN_LOG, file_lvl), (ERRORS_LOG, max(logging.WARNING, file_lvl))):
+            handler = logging.handlers.RotatingFileHandler(
+                log_dir / name, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True
+            )
+            handler.setLevel(level)
+            handler.setFormatter(RedactingFormatter(FILE_FORMAT))
+            handlers.append(handler)
+            files.append(log_dir / name)
     except OSError:
         pass  # an unwritable log dir must not stop the command; the console still gets warnings
-    console = logging.StreamHandler()
-    console.setLevel(getattr(logging, console_level.upper(), logging.WARNING))
-    console.setFormatter(_ConsoleFormatter())
+    console = logging.StreamHandler()  # stderr: talk, never data
+    console.setLevel(console_lvl)
+    console.setFormatter(ConsoleFormatter(show_tracebacks=debug))
     handlers.append(console)
-    for h in handlers:
-        h.addFilter(_RedactSecrets())
-        logger.addHandler(h)
-        _CONFIGURED.append(h)
+    for handler in handlers:
+        handler.addFilter(RedactSecrets())
+        root.addHandler(handler)
+        _CONFIGURED.append(handler)
+    root.setLevel(min(h.level for h in handlers))
+    app_logger = logging.getLogger("anivault")
+    app_logger.setLevel(logging.NOTSET)
+    app_logger.propagate = True
+    for handler in list(app_logger.handlers):  # an older setup attached handlers here
+        app_logger.removeHandler(handler)
+    for name in _LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if debug else logging.WARNING)
+    logging.captureWarnings(True)
+    return files
+
+
+def shutdown_logging() -> None:
+    """Flush and close our handlers (tests, and before the one-file executable exits)."""
+    root = logging.getLogger()
+    for handler in _CONFIGURED:
+        root.removeHandler(handler)
+        handler.close()
+    _CONFIGURED.clear()
