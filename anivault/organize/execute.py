@@ -1,0 +1,355 @@
+"""Carry out a run's pending ledger items against the disk, and write the outcomes back in batches.
+
+Items run in ledger order in one thread: order matters (folders before files, a vacated name before its
+reuse, the halves of a swap), and same-device moves are metadata operations that a pool would not speed up.
+Outcomes go to the ledger in batches (every BATCH items or BATCH_SECONDS), after the folders the batch
+touched are fsynced, so a `done` in the ledger always describes a durable state.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from anivault.errors import Interrupted
+from anivault.organize.fileops import (
+    SourceChanged,
+    SourceKept,
+    VerifyFailed,
+    copy_move,
+    crashpoint,
+    fsync_dir,
+    lstat_or_none,
+    move_same_device,
+)
+from anivault.organize.ledger import ItemResult, Ledger, LedgerItem
+
+BATCH = 1000
+BATCH_SECONDS = 1.0
+# A file held open elsewhere (Windows sharing violation, EBUSY): retry with backoff, then report it.
+RETRY_DELAYS = (0.5, 1.0, 2.0)
+STOP_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT}
+
+
+@dataclass(slots=True)
+class RunOptions:
+    verify: bool = False
+    conflict: str = "skip"
+
+
+@dataclass(slots=True)
+class RunSummary:
+    op_id: int
+    kind: str
+    status: str
+    counts: dict[str, int]
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # (src, dst, note), first 50
+    stopped: str | None = None
+
+
+class StopRun(Exception):
+    """Stop the whole run after this item (disk full, read-only destination, --conflict fail)."""
+
+
+class _Context:
+    def __init__(self, ledger: Ledger, op_id: int, kind: str, root: str | None, options: RunOptions) -> None:
+        self.ledger = ledger
+        self.op_id = op_id
+        self.kind = kind
+        self.root = root
+        self.options = options
+        self.dirs: set[str] = set()
+        self._dev: dict[str, int] = {}
+        self._confined: set[str] = set()
+
+    def dev_of(self, folder: str) -> int:
+        dev = self._dev.get(folder)
+        if dev is None:
+            dev = self._dev[folder] = os.stat(folder).st_dev
+        return dev
+
+    def check_folder(self, folder: str) -> None:
+        """Refuse to write through a symlink or outside the library root (re-checked at execution, G6)."""
+        if folder in self._confined:
+            return
+        if self.root is not None:
+            real = os.path.realpath(folder)
+            root = self.root
+            if real != folder or not (real == root or real.startswith(root.rstrip(os.sep) + os.sep)):
+                raise OSError(
+                    errno.ELOOP, "refusing to write through a symlink or outside the library", folder
+                )
+        elif not os.path.isdir(folder):
+            os.makedirs(folder, exist_ok=True)  # rollback: the original folder may have been removed
+        self._confined.add(folder)
+
+
+def run_operation(
+    ledger: Ledger,
+    op_id: int,
+    options: RunOptions,
+    progress: Callable[[int], None] | None = None,
+) -> RunSummary:
+    """Execute every pending item of run ``op_id``; returns the run's summary. Ctrl-C stops cleanly."""
+    op = ledger.operation(op_id)
+    assert op is not None
+    root = op.dest
+    ctx = _Context(ledger, op_id, op.kind, root, options)
+    batch: list[ItemResult] = []
+    last_flush = time.monotonic()
+    stopped: str | None = None
+
+    def flush() -> None:
+        nonlocal last_flush
+        if ctx.dirs:
+            crashpoint("before_dir_fsync")
+            for folder in ctx.dirs:
+                fsync_dir(folder)
+            ctx.dirs.clear()
+        crashpoint("before_done_commit")
+        ledger.record(batch)
+        batch.clear()
+        last_flush = time.monotonic()
+
+    try:
+        for item in ledger.items(op_id, ["pending"]):
+            try:
+                result = execute_item(item, ctx)
+            except StopRun as stop:
+                stopped = str(stop)
+                batch.append(ItemResult(item, "failed", stopped))
+                break
+            batch.append(result)
+            if progress is not None:
+                progress(1)
+            if len(batch) >= BATCH or time.monotonic() - last_flush > BATCH_SECONDS:
+                flush()
+        flush()
+    except KeyboardInterrupt:
+        flush()
+        ledger.mark_pending(op_id, "aborted", "not attempted: interrupted")
+        ledger.set_status(op_id, "interrupted", "interrupted by the user")
+        hint = "anivault organize --resume" if op.kind == "organize" else f"anivault rollback {op.undo_of}"
+        raise Interrupted(
+            f"run {op_id} interrupted; finished items are recorded", hint=f"finish it: {hint}"
+        ) from None
+    if stopped is not None:
+        ledger.mark_pending(op_id, "aborted", f"not attempted: the run stopped ({stopped})")
+    return finish(ledger, op_id, stopped)
+
+
+def finish(ledger: Ledger, op_id: int, stopped: str | None = None) -> RunSummary:
+    """Derive and store the run's status from its items' states."""
+    op = ledger.operation(op_id)
+    assert op is not None
+    counts = op.counts
+    if counts.get("pending"):
+        status = "running"
+    elif stopped is not None:
+        status = "failed"
+    elif counts.get("aborted"):
+        status = "interrupted"
+    elif counts.get("failed") or counts.get("conflict"):
+        status = "partial" if counts.get("done") else "failed"
+    else:
+        status = "done"
+    ledger.set_status(op_id, status, stopped)
+    if op.kind == "rollback" and op.undo_of is not None and status in ("done", "partial"):
+        ledger.set_status(op.undo_of, "rolled_back" if status == "done" else "partial_rolled_back")
+    problems = [
+        (it.src or "", it.dst, it.note or it.state)
+        for it, _ in zip(
+            ledger.items(op_id, ["failed", "conflict", "skipped", "aborted"]), range(50), strict=False
+        )
+    ]
+    return RunSummary(op_id, op.kind, status, ledger.operation(op_id).counts, problems, stopped)  # type: ignore[union-attr]
+
+
+def _describe(exc: OSError, path: str) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        try:
+            free = shutil.disk_usage(os.path.dirname(path) or ".").free
+            return f"destination full (free {free:,} bytes)"
+        except OSError:
+            return "destination full"
+    if exc.errno == errno.EROFS:
+        return "read-only filesystem"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied: {exc.filename or path}"
+    return f"{exc.strerror or exc}: {exc.filename or path}"
+
+
+def _with_retries(fn: Callable[[], ItemResult]) -> ItemResult:
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            return fn()
+        except PermissionError as exc:
+            if getattr(exc, "winerror", None) != 32 or delay is None:
+                raise
+        except OSError as exc:
+            if exc.errno not in (errno.EBUSY, errno.ETXTBSY) or delay is None:
+                raise
+        time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def execute_item(item: LedgerItem, ctx: _Context) -> ItemResult:
+    """Perform one item; returns its outcome. Raises StopRun for errors that doom the rest of the run."""
+    try:
+        return _with_retries(lambda: _execute(item, ctx))
+    except StopRun:
+        raise
+    except OSError as exc:
+        note = _describe(exc, item.dst)
+        if getattr(exc, "winerror", None) == 32 or exc.errno in (errno.EBUSY, errno.ETXTBSY):
+            note = f"file in use, gave up after {len(RETRY_DELAYS) + 1} tries: {exc.filename or item.src}"
+        if exc.errno in STOP_ERRNOS:
+            raise StopRun(note) from exc
+        return ItemResult(item, "failed", note)
+
+
+def _execute(item: LedgerItem, ctx: _Context) -> ItemResult:
+    action = item.action
+    if action == "mkdir":
+        parent = os.path.dirname(item.dst)
+        root = ctx.root or ""
+        if item.dst == root or root.startswith(item.dst + os.sep):
+            # Creating the library root (or its missing parents): only refuse a symlinked path.
+            if os.path.realpath(parent) != parent:
+                raise OSError(errno.ELOOP, "refusing to write through a symlink", parent)
+        else:
+            ctx.check_folder(parent)
+        try:
+            os.mkdir(item.dst)
+        except FileExistsError:
+            if os.path.isdir(item.dst) and not os.path.islink(item.dst):
+                return ItemResult(item, "done", "existed")  # not ours: rollback leaves it
+            return ItemResult(item, "failed", "a file is in the way of this folder")
+        ctx.dirs.add(parent)
+        return ItemResult(item, "done")
+    if action == "rmdir":
+        try:
+            os.rmdir(item.dst)
+        except FileNotFoundError:
+            return ItemResult(item, "done", "already gone")
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                return ItemResult(
+                    item, "skipped", "folder not empty (holds files AniVault did not put there)"
+                )
+            raise
+        ctx.dirs.add(os.path.dirname(item.dst))
+        return ItemResult(item, "done")
+    if action == "unlink":
+        return _unlink(item, ctx)
+    assert item.src is not None and item.fp is not None
+    st = lstat_or_none(item.src)
+    what = "target" if ctx.kind == "rollback" else "source"
+    if st is None:
+        return ItemResult(item, "failed" if ctx.kind == "organize" else "skipped", f"{what} missing")
+    diff = item.fp.differences(st)
+    if diff:
+        when = "since organize" if ctx.kind == "rollback" else "since it was planned"
+        return ItemResult(
+            item,
+            "failed" if ctx.kind == "organize" else "skipped",
+            f"{what} changed {when}: {', '.join(diff)}",
+        )
+    parent = os.path.dirname(item.dst)
+    ctx.check_folder(parent)
+    dst = item.dst
+    for _attempt in range(1000):
+        try:
+            return _place(item, ctx, dst, st)
+        except FileExistsError:
+            if ctx.kind == "rollback":
+                return ItemResult(item, "skipped", "original path is occupied by another file")
+            if ctx.options.conflict == "fail":
+                raise StopRun(f"target appeared since planning: {dst} (--conflict fail)") from None
+            if ctx.options.conflict == "skip":
+                return ItemResult(item, "skipped", "target appeared since planning")
+            dst = _next_name(item.dst, _attempt + 2)
+    return ItemResult(item, "failed", "no free name for --conflict rename")
+
+
+def _next_name(path: str, n: int) -> str:
+    folder, name = os.path.split(path)
+    dot = name.find(".", 1)
+    stem, ext = (name[:dot], name[dot:]) if dot > 0 else (name, "")
+    return os.path.join(folder, f"{stem} ({n}){ext}")
+
+
+def _place(item: LedgerItem, ctx: _Context, dst: str, st: os.stat_result) -> ItemResult:
+    fp = item.fp
+    assert fp is not None and item.src is not None
+    src = item.src
+    renamed = dst if dst != item.dst else None
+    action = item.action
+    try:
+        if action == "move" and st.st_dev == ctx.dev_of(os.path.dirname(dst)):
+            try:
+                method = move_same_device(src, dst)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:  # bind mounts of one device: fall through to copying
+                    raise
+            else:
+                ctx.dirs.add(os.path.dirname(dst))
+                ctx.dirs.add(os.path.dirname(src))
+                # A rename keeps inode, size and mtime: the stat rollback will check is the source's.
+                return ItemResult(item, "done", None if method == "rename" else method, renamed, dst_st=st)
+        if action in ("move", "copy"):
+            from anivault.organize.ledger import part_path
+
+            part = part_path(item.op_id, item.seq, dst)
+            try:
+                digest = copy_move(
+                    src, dst, part, fp, verify=ctx.options.verify, remove_source=action == "move"
+                )
+            except SourceChanged as exc:
+                return ItemResult(item, "failed", f"source changed during copy, kept; retry later ({exc})")
+            except VerifyFailed as exc:
+                return ItemResult(item, "failed", f"verify failed, source kept: {exc}")
+            return ItemResult(item, "done", None, renamed, dst_st=os.lstat(dst), hash=digest)
+        if action == "hardlink":
+            try:
+                os.link(src, dst)
+            except OSError as exc:
+                if exc.errno == errno.EXDEV:
+                    return ItemResult(item, "failed", "hardlink impossible: different filesystem")
+                raise
+            ctx.dirs.add(os.path.dirname(dst))
+            return ItemResult(item, "done", None, renamed, dst_st=st)
+        if action == "symlink":
+            os.symlink(os.path.abspath(src), dst)
+            ctx.dirs.add(os.path.dirname(dst))
+            return ItemResult(item, "done", None, renamed, dst_st=os.lstat(dst))
+    except SourceKept as kept:
+        # The target is complete and durable; the source stays where it is, so this is a copy now.
+        new_action = "hardlink" if kept.method == "link" else "copy"
+        return ItemResult(item, "done", str(kept), renamed, new_action, dst_st=os.lstat(dst))
+    raise ValueError(f"unknown action {action!r}")
+
+
+def _unlink(item: LedgerItem, ctx: _Context) -> ItemResult:
+    """Rollback of a copy, hardlink or symlink: remove it only if it is still what organize made."""
+    st = lstat_or_none(item.dst)
+    if st is None:
+        return ItemResult(item, "done", "already gone")
+    if item.fp is None:  # a symlink: it must still point at the original
+        try:
+            target = os.readlink(item.dst)
+        except OSError:
+            return ItemResult(item, "skipped", "no longer the symlink organize made")
+        if item.src is not None and target != os.path.abspath(item.src):
+            return ItemResult(item, "skipped", "symlink now points elsewhere")
+    else:
+        diff = item.fp.differences(st)
+        if diff:
+            return ItemResult(item, "skipped", f"target changed since organize: {', '.join(diff)}")
+    os.unlink(item.dst)
+    ctx.dirs.add(os.path.dirname(item.dst))
+    return ItemResult(item, "done")

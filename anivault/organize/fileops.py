@@ -1,0 +1,314 @@
+"""File operations that never clobber and never lose a byte (RELIABILITY G1, G2).
+
+- Same-device move: one atomic `renameat2(RENAME_NOREPLACE)` on Linux (the file is at exactly one of the two
+  names at every instant); where the kernel or filesystem lacks it, `link(src, dst)` (fails with EEXIST, so no
+  clobber) then `unlink(src)`; on filesystems without hard links, check-then-rename (not atomic, recorded).
+- Cross-device move and copy: copy to `.anivault-<op>-<seq>.part` beside the target (O_EXCL), fsync, verify
+  size (and SHA-256 with `verify`), check the source still matches its fingerprint (rsync's rule: never delete
+  a source that changed), publish without clobbering, fsync the folder, and only then unlink the source.
+- Never `shutil.move` (on a full disk it leaves a truncated file under the final name).
+
+Named crash points (`ANIVAULT_CRASHPOINT=after_publish:3`) SIGKILL the process at the N-th time the named
+step is reached, so tests can prove recovery from every intermediate state.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import hashlib
+import os
+import signal
+import stat
+import sys
+from dataclasses import dataclass
+
+CHUNK = 1 << 20
+
+CRASH_POINTS = (
+    "after_intent_commit",
+    "mid_copy",
+    "after_tmp_fsync",
+    "after_verify",
+    "after_publish",
+    "before_dir_fsync",
+    "after_src_unlink",
+    "before_done_commit",
+    "in_recovery",
+)
+
+
+class _CrashPoints:
+    """Parsed once per process; a disarmed check costs one attribute read."""
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+        self.count = 0
+        spec = os.environ.get("ANIVAULT_CRASHPOINT", "")
+        if spec:
+            name, _, n = spec.partition(":")
+            self.name = name
+            self.count = int(n or "1")
+
+    def hit(self, name: str) -> None:
+        if self.name != name:
+            return
+        self.count -= 1
+        if self.count <= 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+_crash = _CrashPoints()
+
+
+def crashpoint(name: str) -> None:
+    """Die here (SIGKILL) when ANIVAULT_CRASHPOINT names this point and its count is reached."""
+    if _crash.name is not None:
+        _crash.hit(name)
+
+
+def rearm_crashpoints() -> None:
+    """Re-read ANIVAULT_CRASHPOINT (tests that set it in-process)."""
+    global _crash
+    _crash = _CrashPoints()
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What a file was when it was planned: rsync's quick check plus identity."""
+
+    size: int
+    mtime_ns: int
+    dev: int
+    inode: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> Fingerprint:
+        return cls(st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino)
+
+    def differences(self, st: os.stat_result) -> list[str]:
+        """Which of size, mtime_ns, inode changed (dev is implied by inode on one machine)."""
+        out = []
+        if st.st_size != self.size:
+            out.append(f"size {self.size} -> {st.st_size}")
+        if st.st_mtime_ns != self.mtime_ns:
+            out.append("mtime changed")
+        if st.st_ino != self.inode or st.st_dev != self.dev:
+            out.append("a different file (inode)")
+        return out
+
+
+def lstat_or_none(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError:
+        return None
+
+
+# --- atomic no-clobber rename ------------------------------------------------------------------------
+
+_RENAME_NOREPLACE = 1
+_AT_FDCWD = -100
+_renameat2: object | None = None
+if sys.platform.startswith("linux"):
+    try:
+        _libc = ctypes.CDLL(None, use_errno=True)
+        _fn = _libc.renameat2
+        _fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        _fn.restype = ctypes.c_int
+        _renameat2 = _fn
+    except (OSError, AttributeError):  # old glibc: fall back to link + unlink
+        _renameat2 = None
+
+
+def move_same_device(src: str, dst: str) -> str:
+    """Move without clobbering on one filesystem. Returns the method used (for the ledger note).
+
+    Raises FileExistsError when dst exists, OSError(EXDEV) when the two paths are on different devices.
+    """
+    fn = _renameat2
+    if fn is not None:
+        rc = fn(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE)  # type: ignore[operator]
+        if rc == 0:
+            crashpoint("after_publish")
+            return "rename"
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+            raise OSError(err, os.strerror(err), dst if err == errno.EEXIST else src)
+    if sys.platform == "win32":  # pragma: no cover - os.rename refuses an existing target on Windows
+        os.rename(src, dst)
+        return "rename"
+    try:
+        os.link(src, dst)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        # No hard links here (FAT/exFAT, some SMB): check then rename. Not atomic; the note says so.
+        if os.path.lexists(dst):
+            raise FileExistsError(errno.EEXIST, "target exists", dst) from None
+        os.rename(src, dst)
+        crashpoint("after_publish")
+        return "rename-checked (not atomic)"
+    crashpoint("after_publish")
+    # The new name must be durable before the old one goes (a power cut must not lose both).
+    fsync_dir(os.path.dirname(dst))
+    try:
+        os.unlink(src)
+    except OSError as exc:
+        raise SourceKept("link", exc) from exc
+    crashpoint("after_src_unlink")
+    return "link+unlink"
+
+
+def fsync_dir(path: str) -> None:
+    """Make a folder's entries durable (PostgreSQL's durable rename); a no-op where folders cannot be opened."""
+    if sys.platform == "win32":  # pragma: no cover
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        # EINVAL: the filesystem cannot fsync folders. Any other error (EIO) must not be trusted away.
+        if exc.errno != errno.EINVAL:
+            raise
+    finally:
+        os.close(fd)
+
+
+# --- copying -------------------------------------------------------------------------------------------
+
+
+class SourceChanged(Exception):
+    """The source no longer matches its planned fingerprint (still downloading, replaced, edited)."""
+
+
+class SourceKept(Exception):
+    """The target is in place but the source could not be removed (read-only source folder, permission)."""
+
+    def __init__(self, method: str, cause: OSError) -> None:
+        super().__init__(f"source kept: {cause.strerror or cause}")
+        self.method = method
+        self.cause = cause
+
+
+class VerifyFailed(Exception):
+    """The copy's size or hash differs from the source's."""
+
+
+def file_hash(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def same_content(a: str, b: str) -> bool:
+    """Byte-for-byte comparison (size first)."""
+    try:
+        if os.path.getsize(a) != os.path.getsize(b):
+            return False
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            while True:
+                ca, cb = fa.read(CHUNK), fb.read(CHUNK)
+                if ca != cb:
+                    return False
+                if not ca:
+                    return True
+    except OSError:
+        return False
+
+
+def copy_to_part(src: str, part: str, *, want_hash: bool) -> str | None:
+    """Copy src to part (created with O_EXCL), keep mode and mtime, fsync. Returns the source's SHA-256.
+
+    On any error the part file is removed before the error propagates.
+    """
+    st = os.stat(src)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    out = os.open(part, flags, stat.S_IMODE(st.st_mode) | 0o200)
+    h = hashlib.sha256() if want_hash else None
+    try:
+        with open(src, "rb") as fin:
+            first = True
+            while True:
+                chunk = fin.read(CHUNK)
+                if not chunk:
+                    break
+                if h is not None:
+                    h.update(chunk)
+                view = memoryview(chunk)
+                while view:
+                    n = os.write(out, view)
+                    view = view[n:]
+                if first:
+                    crashpoint("mid_copy")
+                    first = False
+        # Keep the source's times: Plex shows them, and rollback's fingerprint check compares mtime_ns.
+        os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.fsync(out)
+    except BaseException:
+        os.close(out)
+        _unlink_quiet(part)
+        raise
+    os.close(out)
+    crashpoint("after_tmp_fsync")
+    return h.hexdigest() if h is not None else None
+
+
+def verify_part(part: str, expected: Fingerprint, src: str, src_hash: str | None) -> None:
+    """Check the temp copy (size, hash when given) and that the source did not change meanwhile."""
+    pst = os.stat(part)
+    if pst.st_size != expected.size:
+        raise VerifyFailed(f"copy has {pst.st_size} bytes, source {expected.size}")
+    if src_hash is not None and file_hash(part) != src_hash:
+        raise VerifyFailed("copy's SHA-256 differs from the source's")
+    sst = os.lstat(src)
+    diff = expected.differences(sst)
+    if diff:
+        raise SourceChanged(", ".join(diff))
+    crashpoint("after_verify")
+
+
+def publish(part: str, dst: str) -> None:
+    """Give the verified temp file its final name without clobbering (same folder, same device)."""
+    move_same_device(part, dst)
+
+
+def copy_move(
+    src: str, dst: str, part: str, expected: Fingerprint, *, verify: bool, remove_source: bool
+) -> str | None:
+    """Copy (and for a cross-device move, then remove the source) through a verified temp file."""
+    src_hash = copy_to_part(src, part, want_hash=verify)
+    try:
+        verify_part(part, expected, src, src_hash)
+        publish(part, dst)
+    except BaseException:
+        _unlink_quiet(part)
+        raise
+    crashpoint("before_dir_fsync")
+    fsync_dir(os.path.dirname(dst))
+    if remove_source:
+        # The rsync rule, once more right before the delete.
+        diff = expected.differences(os.lstat(src))
+        if diff:
+            _unlink_quiet(dst)  # our own fresh copy of an older version: drop it, keep the source
+            raise SourceChanged(", ".join(diff))
+        try:
+            os.unlink(src)
+        except OSError as exc:
+            raise SourceKept("copy", exc) from exc
+        crashpoint("after_src_unlink")
+    return src_hash
+
+
+def _unlink_quiet(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -1,0 +1,110 @@
+"""Path components that are legal on every OS and can never leave the destination root.
+
+`safe_component` is pure, deterministic and idempotent: the same metadata gives the same name on Linux,
+macOS and Windows, and re-running organize over an organized library is a no-op (G7). Its output is NFC,
+non-empty, not `.`/`..`, free of `<>:"/\\|?*`, control and invisible format characters, has no trailing dot or
+space, no leading dot (a hidden folder is invisible to Plex and file browsers), is not a Windows reserved name,
+and fits 255 UTF-8 bytes and 255 UTF-16 units with its extension kept.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+
+MAX_COMPONENT_BYTES = 255
+# Windows counts path components in UTF-16 code units; Linux/macOS in bytes. Both limits are 255.
+MAX_COMPONENT_UTF16 = 255
+
+_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$"}
+    | {f"{dev}{n}" for dev in ("COM", "LPT") for n in (*"0123456789", "¹", "²", "³")}
+)
+# A trailing run of short dotted suffixes (".mkv", ".en.forced.ass") survives truncation.
+_EXT_RE = re.compile(r"(?:\.[A-Za-z0-9_-]{1,12}){1,4}$")
+_SPACES_RE = re.compile(r" {2,}")
+
+
+def _char_ok(ch: str) -> bool:
+    cat = unicodedata.category(ch)
+    # Cc: C0/C1 controls, Cf: bidi overrides and zero-width chars, Cs: lone surrogates (not encodable).
+    return cat not in ("Cc", "Cf", "Cs")
+
+
+def _replace_illegal(text: str) -> str:
+    # Sonarr-style "smart" colon: "Re: Zero" -> "Re - Zero", "Re:Zero" -> "Re-Zero".
+    text = text.replace(": ", " - ").replace(":", "-")
+    text = text.replace("/", "-").replace("\\", "-").replace("|", "-")
+    text = text.replace('"', "'")
+    for ch in "<>?*":
+        text = text.replace(ch, "")
+    out = []
+    for ch in text:
+        if ch.isspace():
+            out.append(" ")
+        elif _char_ok(ch):
+            out.append(ch)
+    return "".join(out)
+
+
+def _fits(text: str, max_bytes: int) -> bool:
+    return (
+        len(text.encode("utf-8")) <= max_bytes and len(text.encode("utf-16-le")) // 2 <= MAX_COMPONENT_UTF16
+    )
+
+
+def _truncate(text: str, max_bytes: int) -> str:
+    if _fits(text, max_bytes):
+        return text
+    m = _EXT_RE.search(text)
+    ext = m.group(0) if m and m.start() > 0 and len(m.group(0).encode()) <= 40 else ""
+    head = text[: len(text) - len(ext)]
+    # Cut whole code points, so the result is always valid UTF-8.
+    while head and not _fits(head + ext, max_bytes):
+        head = head[:-1]
+    return head.rstrip(" .") + ext
+
+
+def _once(text: str, max_bytes: int) -> str:
+    text = unicodedata.normalize("NFC", text)
+    text = _replace_illegal(text)
+    text = _SPACES_RE.sub(" ", text).strip(" ")
+    text = text.lstrip(".").rstrip(". ")
+    stem = text.split(".", 1)[0].rstrip(" ")
+    if stem.upper() in _RESERVED:
+        text = stem + "_" + text[len(stem) :]
+    text = _truncate(text, max_bytes)
+    return text or "_"
+
+
+def safe_component(text: str, *, max_bytes: int = MAX_COMPONENT_BYTES) -> str:
+    """Return a single path component built from ``text`` that is safe on every OS."""
+    result = _once(text, max_bytes)
+    # Each pass can only remove or replace characters, so this converges in a pass or two.
+    for _ in range(8):
+        again = _once(result, max_bytes)
+        if again == result:
+            return result
+        result = again
+    return result
+
+
+def is_safe_component(name: str, *, max_bytes: int = MAX_COMPONENT_BYTES) -> bool:
+    """True when ``name`` is already a fixed point of `safe_component`."""
+    return bool(name) and safe_component(name, max_bytes=max_bytes) == name
+
+
+def confined_join(root: str, components: list[str]) -> str:
+    """Join safe components under ``root`` and prove the result stays inside it (G6).
+
+    ``root`` must be an absolute, already resolved path. Raises ValueError when a component is unsafe or the
+    joined path would leave the root; with components from `safe_component` that cannot happen.
+    """
+    for comp in components:
+        if not is_safe_component(comp) or comp in (".", ".."):
+            raise ValueError(f"unsafe path component {comp!r}")
+    path = os.path.join(root, *components)
+    if os.path.commonpath([root, os.path.normpath(path)]) != root:
+        raise ValueError(f"{path!r} is outside {root!r}")
+    return path

@@ -1,0 +1,258 @@
+"""Organize, resume, rollback and recover as plain functions over the library database.
+
+The CLI calls these; they return data and raise AniVaultError, never print. Every function that writes takes
+the library's writer lock and runs recovery first, so no new work starts on top of an interrupted run.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from anivault.errors import AniVaultError, UsageError
+from anivault.organize.execute import RunOptions, RunSummary, finish, run_operation
+from anivault.organize.fileops import Fingerprint, crashpoint
+from anivault.organize.ledger import Ledger
+from anivault.organize.plan import (
+    ACTIONS,
+    CONFLICTS,
+    Move,
+    PlanInput,
+    Step,
+    build_moves,
+    check_dest,
+    check_moves,
+    expand_steps,
+)
+from anivault.organize.recovery import RecoveryReport, recover
+from anivault.organize.template import resolve_templates
+
+if TYPE_CHECKING:
+    from anivault.db.engine import Database
+
+Progress = Callable[[int], None]
+
+
+@dataclass(slots=True)
+class OrganizePlan:
+    dest: str
+    action: str
+    conflict: str
+    template: str | None
+    moves: list[Move]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for m in self.moves:
+            out[m.status] = out.get(m.status, 0) + 1
+        return out
+
+    @property
+    def todo(self) -> list[Move]:
+        return [m for m in self.moves if m.status == "todo"]
+
+
+@contextmanager
+def writing(db: Database, purpose: str) -> Iterator[Ledger]:
+    """The writer lock, a ledger connection, and recovery of any interrupted run, in that order."""
+    from anivault.db.engine import writer_lock
+
+    with writer_lock(db.path, purpose=purpose), Ledger(db) as ledger:
+        recover(ledger)
+        yield ledger
+
+
+def recover_interrupted(db: Database) -> RecoveryReport:
+    """`anivault recover`: resolve interrupted organize/rollback runs against the disk."""
+    from anivault.db.engine import writer_lock
+
+    with writer_lock(db.path, purpose="recover"), Ledger(db) as ledger:
+        return recover(ledger)
+
+
+def validate_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise UsageError(
+            f"--{name} {value!r} is not one of {', '.join(choices)}", hint=f"use --{name} {choices[0]}"
+        )
+    return value
+
+
+def plan_from_inputs(
+    inputs: list[PlanInput],
+    dest: str,
+    *,
+    action: str = "move",
+    conflict: str = "skip",
+    template: str | None = None,
+    series_template: str = "",
+    movie_template: str = "",
+) -> OrganizePlan:
+    """Plan moves for matched videos (pure apart from reading the disk)."""
+    from anivault.organize.template import DEFAULT_MOVIE_TEMPLATE, DEFAULT_SERIES_TEMPLATE, PRESETS
+
+    validate_choice("action", action, ACTIONS)
+    validate_choice("conflict", conflict, CONFLICTS)
+    preset = PRESETS.get(template or "plex")
+    series_src = series_template or (preset[0] if preset else DEFAULT_SERIES_TEMPLATE)
+    movie_src = movie_template or (preset[1] if preset else DEFAULT_MOVIE_TEMPLATE)
+    series, movie = resolve_templates(
+        template if template and template not in PRESETS else None, series_src, movie_src
+    )
+    roots = {i.root for i in inputs if i.root}
+    real_dest = check_dest(dest, roots)
+    moves = build_moves(inputs, real_dest, series, movie, action)
+    check_moves(moves, conflict)
+    return OrganizePlan(real_dest, action, conflict, template, moves)
+
+
+def plan_from_db(db: Database, dest: str, **kwargs: Any) -> OrganizePlan:
+    from anivault.organize.source import plan_inputs
+
+    with db.read() as session:
+        inputs = list(plan_inputs(session))
+    return plan_from_inputs(inputs, dest, **kwargs)
+
+
+def recheck_plan(plan: OrganizePlan) -> OrganizePlan:
+    """A plan loaded from a file: check every fingerprint and target against the disk now."""
+    check_dest(plan.dest, [])
+    check_moves(plan.moves, plan.conflict)
+    return plan
+
+
+def _preflight(plan: OrganizePlan) -> None:
+    """Refuse before writing any ledger row: a read-only destination, or not enough free space."""
+    probe = plan.dest
+    while not os.path.isdir(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    try:
+        ro = bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        ro = False
+    if ro or not os.access(probe, os.W_OK):
+        raise AniVaultError(
+            f"the destination {plan.dest} is not writable ({'read-only filesystem' if ro else 'permission denied'})",
+            hint="choose another --dest or make it writable; nothing was changed",
+        )
+    dest_dev = os.stat(probe).st_dev
+    need = sum(
+        m.fp.size for m in plan.todo if m.action == "copy" or (m.action == "move" and m.fp.dev != dest_dev)
+    )
+    if need:
+        free = shutil.disk_usage(probe).free
+        if need > free:
+            raise AniVaultError(
+                f"destination full (need {need:,} bytes, free {free:,})",
+                hint="free space on the destination or organize fewer files; nothing was changed",
+            )
+
+
+def apply_plan(
+    db: Database,
+    plan: OrganizePlan,
+    *,
+    verify: bool = False,
+    progress: Progress | None = None,
+    preflight: bool = True,
+) -> RunSummary:
+    """Write the plan to the ledger (one durable transaction), then carry it out."""
+    with writing(db, "organize") as ledger:
+        recheck_plan(plan)
+        if preflight and plan.todo:
+            _preflight(plan)
+        steps = expand_steps(plan.moves, secrets.token_hex(4))
+        if not steps:
+            return RunSummary(0, "organize", "nothing to do", {})
+        probe = plan.dest if os.path.isdir(plan.dest) else os.path.dirname(plan.dest)
+        while not os.path.isdir(probe):
+            probe = os.path.dirname(probe)
+        args = {"action": plan.action, "conflict": plan.conflict, "template": plan.template, "verify": verify}
+        op_id = ledger.create_operation("organize", plan.dest, args, steps, dest_dev=os.stat(probe).st_dev)
+        crashpoint("after_intent_commit")
+        return run_operation(ledger, op_id, RunOptions(verify, plan.conflict), progress)
+
+
+def resume(db: Database, op_id: int | None = None, progress: Progress | None = None) -> RunSummary:
+    """Finish the latest (or the given) interrupted or stopped organize run."""
+    with writing(db, "organize --resume") as ledger:
+        candidates = [
+            o
+            for o in ledger.operations(statuses=["interrupted", "failed"], kind="organize")
+            if o.counts.get("aborted")
+        ]
+        if op_id is not None:
+            candidates = [o for o in candidates if o.id == op_id]
+        if not candidates:
+            raise UsageError("there is no interrupted organize run to resume", hint="see `anivault log`")
+        op = candidates[-1]
+        ledger.reopen(op.id)
+        return run_operation(
+            ledger,
+            op.id,
+            RunOptions(bool(op.args.get("verify")), str(op.args.get("conflict", "skip"))),
+            progress,
+        )
+
+
+def rollback_steps(ledger: Ledger, op_id: int) -> list[Step]:
+    """The inverse of every done item of run ``op_id``, newest first."""
+    steps: list[Step] = []
+    for it in ledger.items(op_id, ["done"], reverse=True):
+        seq = len(steps) + 1
+        if it.action == "mkdir":
+            if it.note != "existed":
+                steps.append(Step(seq, "rmdir", None, it.dst, None, None, "dir", it.id))
+            continue
+        fp = it.fp
+        assert fp is not None and it.src is not None
+        if it.action == "move":
+            placed = Fingerprint(fp.size, fp.mtime_ns, it.dst_dev or fp.dev, it.dst_inode or fp.inode)
+            steps.append(Step(seq, "move", it.dst, it.src, placed, it.file_id, "file", it.id))
+        elif it.action == "symlink":
+            steps.append(Step(seq, "unlink", it.src, it.dst, None, None, "file", it.id))
+        else:  # copy or hardlink: remove our copy / link if it is still what we made
+            placed = Fingerprint(fp.size, fp.mtime_ns, it.dst_dev or fp.dev, it.dst_inode or fp.inode)
+            steps.append(Step(seq, "unlink", it.src, it.dst, placed, None, "file", it.id))
+    return steps
+
+
+def rollback(
+    db: Database, op_id: int, *, dry_run: bool = False, progress: Progress | None = None
+) -> RunSummary | list[Step]:
+    """Undo run ``op_id`` (a resumable run of its own). With dry_run, return the steps it would take."""
+    with writing(db, "rollback") as ledger:
+        op = ledger.operation(op_id)
+        if op is None:
+            raise UsageError(f"there is no run {op_id}", hint="see `anivault log`")
+        if op.kind != "organize":
+            raise UsageError(f"run {op_id} is itself a rollback", hint="organize again instead")
+        previous = ledger.rollback_of(op_id)
+        if previous is not None and previous.counts.get("aborted"):
+            if dry_run:
+                return [
+                    Step(it.seq, it.action, it.src, it.dst, it.fp)
+                    for it in ledger.items(previous.id, ["aborted"])
+                ]
+            ledger.reopen(previous.id)
+            return run_operation(ledger, previous.id, RunOptions(), progress)
+        steps = rollback_steps(ledger, op_id)
+        if dry_run:
+            return steps
+        if not steps:
+            if previous is not None:
+                return finish(ledger, previous.id)
+            raise UsageError(
+                f"run {op_id} has nothing to undo", hint="see `anivault log show " + str(op_id) + "`"
+            )
+        new_id = ledger.create_operation("rollback", None, {"of": op_id}, steps, undo_of=op_id)
+        crashpoint("after_intent_commit")
+        return run_operation(ledger, new_id, RunOptions(), progress)

@@ -1,0 +1,101 @@
+"""Read what organize needs from the library database: matched videos, their companions, TMDB names."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from anivault.organize.fileops import Fingerprint
+from anivault.organize.plan import Companion, PlanInput
+from anivault.pathcodec import decode_path
+
+_VIDEOS = text(
+    """
+SELECT f.id, f.path, f.path_raw, f.size, f.mtime_ns, f.dev, f.inode, f.ext, r.path,
+       m.tmdb_id, m.media_type, m.season, m.episode, m.episode_end,
+       p.release_group, p.resolution, p.season, p.episode, p.episode_title
+FROM files f
+JOIN matches m ON m.file_id = f.id
+LEFT JOIN parses p ON p.file_id = f.id
+LEFT JOIN roots r ON r.id = f.root_id
+WHERE f.kind = 'video' AND f.status = 'present' AND m.status = 'matched' AND m.tmdb_id IS NOT NULL
+ORDER BY f.path
+"""
+)
+
+_COMPANIONS = text(
+    "SELECT id, path, path_raw, size, mtime_ns, dev, inode, kind, video_id FROM files"
+    " WHERE video_id = :vid AND status = 'present' AND kind <> 'video' ORDER BY path"
+)
+
+
+def _fingerprint(path: str, row: Any, offset: int) -> Fingerprint:
+    # The disk now, not the index: a plan describes the files it will move as they are at planning time.
+    try:
+        return Fingerprint.of(os.lstat(path))
+    except OSError:
+        return Fingerprint(row[offset], row[offset + 1], row[offset + 2], row[offset + 3])
+
+
+def title_info(session: Session, media_type: str, tmdb_id: int) -> tuple[str, str | None, int | None]:
+    """(title, original title, year) from the cached TMDB details; a placeholder when none is cached."""
+    row = session.execute(
+        text(
+            "SELECT payload FROM tmdb_cache WHERE key LIKE :k AND status = 200 ORDER BY created_at DESC LIMIT 1"
+        ),
+        {"k": f"{media_type}/{int(tmdb_id)}?%"},
+    ).first()
+    if row is None:
+        return f"tmdb-{tmdb_id}", None, None
+    try:
+        d = json.loads(row[0])
+    except ValueError:
+        return f"tmdb-{tmdb_id}", None, None
+    tv = media_type == "tv"
+    name = d.get("name" if tv else "title") or f"tmdb-{tmdb_id}"
+    orig = d.get("original_name" if tv else "original_title")
+    date = d.get("first_air_date" if tv else "release_date") or ""
+    year = int(date[:4]) if isinstance(date, str) and date[:4].isdigit() else None
+    return str(name), orig if isinstance(orig, str) else None, year
+
+
+def plan_inputs(session: Session) -> Iterator[PlanInput]:
+    """Every matched, present video with its companions, in path order."""
+    titles: dict[tuple[str, int], tuple[str, str | None, int | None]] = {}
+    for r in session.execute(_VIDEOS).all():
+        path = decode_path(r[1], r[2])
+        media = r[10] or "tv"
+        key = (media, int(r[9]))
+        if key not in titles:
+            titles[key] = title_info(session, media, int(r[9]))
+        title, original, year = titles[key]
+        absolute = r[17] if r[16] is None and r[17] is not None and r[17] != r[12] else None
+        companions = [
+            Companion(c[0], decode_path(c[1], c[2]), c[7], _fingerprint(decode_path(c[1], c[2]), c, 3))
+            for c in session.execute(_COMPANIONS, {"vid": r[0]}).all()
+        ]
+        yield PlanInput(
+            file_id=r[0],
+            path=path,
+            fp=_fingerprint(path, r, 3),
+            title=title,
+            original_title=original,
+            year=year,
+            tmdb_id=int(r[9]),
+            media_type=media,
+            season=r[11] if media != "movie" else None,
+            episode=r[12] if media != "movie" else None,
+            episode_end=r[13],
+            absolute=absolute,
+            episode_title=r[18],
+            group=r[14],
+            resolution=r[15],
+            ext=r[7] or os.path.splitext(path)[1].lstrip("."),
+            root=r[8],
+            companions=companions,
+        )
