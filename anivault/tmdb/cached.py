@@ -378,3 +378,20 @@ def ttl_from_settings(settings: Any) -> CacheTtl:
         details=timedelta(hours=float(t.details_ttl_hours)),
         negative=timedelta(hours=float(t.negative_ttl_hours)),
     )
+
+
+def open_tmdb(
+    db: Database,
+    settings: Any,
+    *,
+    mode: CacheMode = "normal",
+    rate: float | None = None,
+    now: Callable[[], datetime] = utcnow,
+) -> CachedTmdb:
+    """The port for a run: the database cache in front of a polite client (no client, no key, offline)."""
+    from anivault.tmdb.client import client_from_settings
+
+    http = None if mode == "offline" else client_from_settings(settings, rate)
+    return CachedTmdb(
+        db, http, language=settings.tmdb.language, ttl=ttl_from_settings(settings), mode=mode, now=now
+    )

@@ -157,6 +157,8 @@ class PoliteSession(requests.Session):
         self.breaker = CircuitBreaker(self.policy, self.clock)
         self._count_lock = threading.Lock()
         self.attempts = 0  # HTTP requests actually sent
+        self.first_sent: float | None = None  # monotonic time of the first and the latest request
+        self.last_done: float | None = None
         self.statuses: dict[str, int] = {}
         adapter = requests.adapters.HTTPAdapter(
             pool_connections=4, pool_maxsize=max(4, self.policy.concurrency), max_retries=0
@@ -211,6 +213,8 @@ class PoliteSession(requests.Session):
                 with self.permit.hold(deadline, throttled):
                     with self._count_lock:
                         self.attempts += 1
+                        if self.first_sent is None:
+                            self.first_sent = self.clock.monotonic()
                     remaining = max(0.05, deadline - self.clock.monotonic())
                     response = super().request(
                         "GET",
@@ -224,6 +228,7 @@ class PoliteSession(requests.Session):
                         allow_redirects=True,
                     )
                     body = self._read_capped(response, deadline)
+                    self.last_done = self.clock.monotonic()
                 outcome = "ok"
             except TmdbUnavailable:
                 self.breaker.record(False)  # release a probe slot, count the miss
@@ -385,6 +390,12 @@ class TmdbHttpClient:
     @property
     def requests_sent(self) -> int:
         return self.session.attempts
+
+    @property
+    def busy_seconds(self) -> float:
+        """From the first request out to the last answer in: the window the achieved rate is measured over."""
+        first, last = self.session.first_sent, self.session.last_done
+        return max(0.0, last - first) if first is not None and last is not None else 0.0
 
     def close(self) -> None:
         self.session.cancel.set()
