@@ -83,7 +83,7 @@ class LoggingSettings:
 @dataclass(slots=True)
 class DbSettings:
     busy_timeout_ms: int = 30_000  # long enough that a second writer waits rather than fails
-    allow_network: bool = False  # WAL on SMB/NFS can corrupt: refuse unless the user opts in
+    lock_wait_seconds: float = 10.0  # a second writer waits this long for the first, then stops
     backups_keep: int = 5
 
 

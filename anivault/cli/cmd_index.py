@@ -30,7 +30,7 @@ def index(
     Example:  anivault index ~/Anime /mnt/nas/anime
     """
     from anivault.cli.common import emit_json, open_library, progress_bar, say, settings
-    from anivault.pipeline.index import IndexOptions, run_index
+    from anivault.pipeline.index import IndexOptions, normalise_roots, run_index
 
     cfg = settings({"index.workers": workers})
     opts = IndexOptions(
@@ -41,9 +41,8 @@ def index(
         ignore=cfg.index.ignore,
         include_hidden=cfg.index.include_hidden,
         follow_symlinks=cfg.index.follow_symlinks,
+        lock_wait_seconds=cfg.db.lock_wait_seconds,
     )
-    from anivault.pipeline.index import normalise_roots
-
     normalise_roots(paths)  # a missing folder is an error before the database is touched
     with open_library() as db, progress_bar("indexing") as bar:
 

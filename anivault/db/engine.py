@@ -138,6 +138,30 @@ class Database:
         self.engine.dispose()
 
 
+def _probe_existing(path: Path) -> None:
+    """Look at an existing file read-only before anything writes to it: our pragmas (journal_mode=WAL)
+    rewrite the header, so a foreign or damaged file must be refused first, untouched."""
+    try:
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"{path} cannot be opened as a database: {exc}", hint="check the path") from None
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(
+            f"{path} cannot be opened as a database: {exc}",
+            hint="it may be corrupt: restore a copy from the backups folder (`anivault db path`)",
+        ) from None
+    finally:
+        conn.close()
+    user = [t for t in tables if not t.startswith("sqlite_")]
+    if user and "alembic_version" not in user:
+        raise DatabaseError(
+            f"{path} is an SQLite database AniVault did not make (tables: {', '.join(user[:5])})",
+            hint="point --db at a library.db made by AniVault, or at a new file name",
+        )
+
+
 def make_engine(path: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_MS, journal_mode: str = "wal") -> Engine:
     engine = create_engine(
         f"sqlite+pysqlite:///{path}",
@@ -182,6 +206,8 @@ def open_db(
             raise DatabaseError(
                 f"cannot create the folder for {path}: {exc.strerror}", hint="choose another --db path"
             ) from None
+    if path.exists() and path.stat().st_size > 0:
+        _probe_existing(path)
     net = network_fs(path.parent)
     journal = "wal"
     if net:

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 CHUNK = 256  # names per process-pool task: large enough to amortise pickling, small enough to stream
 INLINE_LIMIT = CHUNK  # fewer names than this are parsed in-process: a pool would cost more to start
 MAX_ERROR_SAMPLES = 20
+FLUSH_SECONDS = 1.0  # parse a partial chunk after this long, so an interrupted run loses little
 
 
 @dataclass(slots=True)
@@ -307,6 +308,7 @@ class _Indexer:
         self.missing_now: set[int] = set()  # rows marked missing in this scan (a later move may revive one)
         self.pool: cf.ProcessPoolExecutor | None = None
         self.pending: list[FileRow] = []  # rows waiting for a parse chunk to fill
+        self.pending_since = 0.0
         self.inflight = threading.BoundedSemaphore(max(2, self._workers() * 3))
         self.futures: set[cf.Future[list[dict[str, Any]]]] = set()
         self.lock = threading.Lock()
@@ -316,18 +318,24 @@ class _Indexer:
 
     # -- parse dispatch ------------------------------------------------------------------------------
     def queue_parse(self, row: FileRow, writer: _Writer) -> None:
+        if not self.pending:
+            self.pending_since = time.monotonic()
         self.pending.append(row)
         if len(self.pending) >= CHUNK:
             self.flush_parse(writer)
 
-    def flush_parse(self, writer: _Writer, *, final: bool = False) -> None:
+    def flush_if_stale(self, writer: _Writer) -> None:
+        """Parse what waits for a chunk to fill when it has waited a while (slow disks, Ctrl-C)."""
+        if self.pending and (self._workers() == 1 or time.monotonic() - self.pending_since > FLUSH_SECONDS):
+            self.flush_parse(writer)
+
+    def flush_parse(self, writer: _Writer) -> None:
         rows, self.pending = self.pending, []
         if not rows:
             return
-        if self.pool is None and (final or self._workers() == 1) and len(rows) < INLINE_LIMIT:
-            self._finish(rows, parse_chunk([(r.scanned.name, r.folders) for r in rows]), writer)
-            return
-        if self.pool is None and self._workers() == 1:
+        self.pending_since = time.monotonic()
+        if self._workers() == 1 or (self.pool is None and len(rows) < INLINE_LIMIT):
+            # Few names (or one worker): parsing here is cheaper than starting a pool.
             self._finish(rows, parse_chunk([(r.scanned.name, r.folders) for r in rows]), writer)
             return
         if self.pool is None:
@@ -430,9 +438,10 @@ def _run_locked(
             for folder in walk([root], ignore, follow_symlinks=opts.follow_symlinks, on_error=on_error):
                 visited.add(encode_path(folder.path)[0])
                 _index_folder(folder, root_id, ix, writer, rconn, report, library_empty, opts.reparse)
+                ix.flush_if_stale(writer)
                 if progress is not None:
                     progress(report.seen, writer.parsed)
-        ix.flush_parse(writer, final=True)
+        ix.flush_parse(writer)
         ix.wait_parses()
         ix.shutdown_pool(cancel=False)
         writer.sync()
@@ -558,7 +567,7 @@ def _index_folder(
     if touched:
         writer.put(("touch", [dir_text]))
     # Rows of this folder that the disk no longer shows.
-    gone = [v[0] for v in known.values() if v[3] == "present"]
+    gone = [v[0] for v in known.values() if v[3] == "present" and v[0] not in ix.claimed]
     if gone:
         ix.missing_now.update(gone)
         report.missing += len(gone)

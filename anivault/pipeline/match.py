@@ -826,7 +826,9 @@ def match_library(
     """What `anivault match` runs: the cached, polite TMDB port and :func:`run_match`."""
     from anivault.tmdb.cached import open_tmdb
 
-    mode: Literal["normal", "refresh", "offline"] = "offline" if offline else "refresh" if refresh else "normal"
+    mode: Literal["normal", "refresh", "offline"] = (
+        "offline" if offline else "refresh" if refresh else "normal"
+    )
     opts = options_from_settings(settings, refresh=refresh, only_title_norm=only_title_norm)
     with db.read() as s:
         if not pending_groups(s, opts):

@@ -1,0 +1,93 @@
+"""Shared fixtures. Every test runs with ANIVAULT_HOME in its own temp dir (never the real home) and with
+no ANIVAULT_* or TMDB variables leaking in from the machine."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ROOT / "scripts"
+FIXTURES = ROOT / "tests" / "fixtures"
+SMALL_CATALOG = FIXTURES / "tmdb_catalog_small.json"
+
+if str(SCRIPTS) not in sys.path:
+    sys.path.insert(0, str(SCRIPTS))
+
+
+@pytest.fixture(autouse=True)
+def anivault_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("anivault-home")
+    for name in list(os.environ):
+        if name.startswith("ANIVAULT_"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ANIVAULT_HOME", str(home))
+    return home
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+RunCli = Callable[..., CliResult]
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> RunCli:
+    """Run `anivault ARGS…` in-process through the real main() (errors, exit codes and all)."""
+    from anivault.cli.app import main
+
+    def run(*args: str, input: str | None = None) -> CliResult:
+        capsys.readouterr()
+        if input is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(input))
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run
+
+
+@pytest.fixture
+def installed_cli() -> Path:
+    """The console script pip installed next to this interpreter."""
+    exe = Path(sys.executable).with_name("anivault.exe" if os.name == "nt" else "anivault")
+    if not exe.exists():
+        pytest.skip("the anivault console script is not installed in this environment")
+    return exe
+
+
+@pytest.fixture
+def emulator() -> Iterator[object]:
+    """The TMDB emulator on 127.0.0.1 with the tests' own small catalog, and the env to reach it."""
+    from tmdb_emulator import start_emulator
+
+    emu = start_emulator(SMALL_CATALOG, api_key="test-key")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ANIVAULT_TMDB_URL", emu.base_url)
+    mp.setenv("ANIVAULT_TMDB_KEY", "test-key")
+    try:
+        yield emu
+    finally:
+        mp.undo()
+        emu.stop()
+
+
+def make_files(root: Path, names: list[str], *, size: int = 0) -> list[Path]:
+    """Create real files (parents too) under root; returns their paths."""
+    out = []
+    for name in names:
+        p = root / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"\0" * size)
+        out.append(p)
+    return out
