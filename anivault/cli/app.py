@@ -17,6 +17,9 @@ from anivault.cli.common import STATE, CliState
 COMMAND_MODULES = [
     "anivault.cli.cmd_index",
     "anivault.cli.cmd_parse",
+    "anivault.cli.cmd_organize",
+    "anivault.cli.cmd_log",
+    "anivault.cli.cmd_rollback",
 ]
 
 HELP = """AniVault: make a pile of anime video files into a clean, queryable, TMDB-matched library.

@@ -1,0 +1,181 @@
+"""`anivault organize`: plan (dry run), write or apply a plan, resume an interrupted run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from anivault.organize.execute import RunSummary
+    from anivault.organize.service import OrganizePlan
+
+
+def register(app: typer.Typer) -> None:
+    app.command("organize")(organize)
+
+
+def organize(
+    dest: Annotated[str | None, typer.Option("--dest", help="Library folder to organize into.")] = None,
+    plan_out: Annotated[Path | None, typer.Option("--plan", help="Write the plan as JSON to FILE.")] = None,
+    from_plan: Annotated[
+        Path | None, typer.Option("--from-plan", help="Use a plan written by --plan (checked first).")
+    ] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Carry the plan out (default: dry run).")] = False,
+    action: Annotated[str | None, typer.Option("--action", help="move, copy, hardlink or symlink.")] = None,
+    conflict: Annotated[str | None, typer.Option("--conflict", help="skip, rename or fail.")] = None,
+    template: Annotated[
+        str | None, typer.Option("--template", help="plex, jellyfin, kodi, or a template string.")
+    ] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="SHA-256-check every copy.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted run.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the plan or result as JSON.")] = False,
+) -> None:
+    """Move (or copy/link) matched files into a Plex/Jellyfin/Kodi library layout, with undo.
+
+    Without --apply nothing changes: the plan is shown as a tree with counts. Every applied run is
+    recorded in the ledger first (see `anivault log`) and can be undone with `anivault rollback N`.
+
+    Example:  anivault organize --dest ~/Vault --apply --action hardlink --conflict rename
+    """
+    from anivault.cli.common import open_library, settings
+    from anivault.errors import UsageError
+    from anivault.organize import service
+
+    cfg = settings().organize
+    with open_library() as db:
+        if resume:
+            summary = _with_progress(lambda p: service.resume(db, progress=p), "resuming")
+            _report(summary, json_out)
+            return
+        if from_plan is not None:
+            from anivault.organize.planfile import read_plan
+
+            data, moves = read_plan(str(from_plan))
+            plan = service.OrganizePlan(
+                data["dest"], str(data.get("action", "move")), conflict or str(data.get("conflict", "skip")),
+                data.get("template"), moves,
+            )  # fmt: skip
+            service.recheck_plan(plan)
+        else:
+            dest = dest or cfg.dest
+            if not dest:
+                raise UsageError("organize needs --dest", hint="anivault organize --dest ~/Vault")
+            plan = service.plan_from_db(
+                db,
+                dest,
+                action=action or cfg.action,
+                conflict=conflict or cfg.conflict,
+                template=template or cfg.template,
+                series_template="" if template else cfg.series_template,
+                movie_template="" if template else cfg.movie_template,
+            )
+        if plan_out is not None:
+            from anivault.organize.planfile import plan_to_json, write_plan
+
+            write_plan(
+                str(plan_out), plan_to_json(plan.moves, plan.dest, plan.action, plan.conflict, plan.template)
+            )
+        if not apply:
+            _show_plan(plan, json_out, written=plan_out)
+            return
+        total = len(plan.todo)
+        summary = _with_progress(
+            lambda p: service.apply_plan(db, plan, verify=verify or cfg.verify, progress=p),
+            "organizing",
+            total,
+        )
+        _report(summary, json_out, plan)
+
+
+def _with_progress(fn: Any, label: str, total: int | None = None) -> RunSummary:
+    from anivault.cli.common import progress_bar
+
+    with progress_bar(label, total) as bar:
+        if bar is None:
+            result: RunSummary = fn(None)
+        else:
+            task = bar.task_ids[0]
+            result = fn(lambda n: bar.advance(task, n))
+    return result
+
+
+def _plan_json(plan: OrganizePlan) -> dict[str, Any]:
+    return {
+        "dest": plan.dest,
+        "action": plan.action,
+        "conflict": plan.conflict,
+        "counts": plan.counts(),
+        "items": [
+            {"src": m.src, "dst": m.dst, "kind": m.kind, "status": m.status, "note": m.note}
+            for m in plan.moves
+        ],
+    }
+
+
+def _show_plan(plan: OrganizePlan, json_out: bool, written: Path | None) -> None:
+    from anivault.cli.common import emit_json, out_console, say
+
+    if json_out:
+        emit_json(_plan_json(plan))
+        return
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    tree = Tree(escape(plan.dest))
+    nodes: dict[str, Tree] = {}
+    for m in plan.moves:
+        if m.status != "todo":
+            continue
+        rel = os.path.relpath(m.dst, plan.dest).split(os.sep)
+        parent, key = tree, ""
+        for part in rel[:-1]:
+            key = os.path.join(key, part)
+            if key not in nodes:
+                nodes[key] = parent.add(escape(part))
+            parent = nodes[key]
+        parent.add(f"{escape(rel[-1])}  [dim]← {escape(os.path.basename(m.src))}[/dim]")
+    out_console().print(tree)
+    for m in plan.moves:
+        if m.status not in ("todo", "noop"):
+            say(f"  {m.status}: {m.src} ({m.note})")
+    counts = plan.counts()
+    say(
+        f"plan: {counts.get('todo', 0)} to {plan.action}, {counts.get('noop', 0)} already in place, "
+        f"{counts.get('identical', 0)} identical, {counts.get('skip', 0)} skipped, {counts.get('stale', 0)} stale"
+        + (f"; written to {written}" if written else "")
+        + " — dry run, nothing changed (add --apply)"
+    )
+
+
+def _report(summary: RunSummary, json_out: bool, plan: OrganizePlan | None = None) -> None:
+    from anivault.cli.common import emit_json, say
+    from anivault.errors import AniVaultError
+
+    if json_out:
+        emit_json(
+            {
+                "op_id": summary.op_id or None,
+                "kind": summary.kind,
+                "status": summary.status,
+                "counts": summary.counts,
+                "problems": [{"src": s, "dst": d, "note": n} for s, d, n in summary.problems],
+                "stopped": summary.stopped,
+            }
+        )
+    else:
+        if summary.op_id == 0:
+            say("nothing to do: every file is already in place")
+            return
+        parts = ", ".join(f"{n} {state}" for state, n in sorted(summary.counts.items()))
+        say(f"run {summary.op_id} ({summary.kind}): {summary.status}: {parts}")
+        for src, dst, note in summary.problems:
+            say(f"  {note}: {src or dst}")
+    if summary.status in ("failed", "partial", "interrupted"):
+        what = "organize --resume" if summary.kind == "organize" else "rollback again"
+        raise AniVaultError(
+            f"run {summary.op_id} {summary.status}" + (f": {summary.stopped}" if summary.stopped else ""),
+            hint=f"see `anivault log show {summary.op_id}`; fix the cause, then `anivault {what}`",
+        )
