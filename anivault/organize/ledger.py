@@ -227,7 +227,16 @@ class Ledger:
             if r.state == "done" and r.item.file_id is not None and (r.action or r.item.action) == "move":
                 final = r.dst if r.dst is not None else r.item.dst
                 text, raw = encode_path(final)
-                file_rows.append((text, raw, os.path.basename(text), self.root_id_for(text), r.item.file_id))
+                file_rows.append(
+                    (
+                        text,
+                        raw,
+                        os.path.dirname(text),
+                        os.path.basename(text),
+                        self.root_id_for(text),
+                        r.item.file_id,
+                    )
+                )
             if r.state == "done" and r.item.undo_of is not None:
                 undone.append((stamp, r.item.undo_of))
         with self.tx() as c:
@@ -244,7 +253,7 @@ class Ledger:
                 try:
                     c.execute("SAVEPOINT paths")
                     c.executemany(
-                        "UPDATE files SET path=?, path_raw=?, name=?, root_id=?, status='present' WHERE id=?",
+                        "UPDATE files SET path=?, path_raw=?, dir=?, name=?, root_id=?, status='present' WHERE id=?",
                         file_rows,
                     )
                     c.execute("RELEASE paths")
@@ -257,13 +266,13 @@ class Ledger:
     def _update_paths_slow(c: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         # A stale row (a file that is gone from disk) still holds the new path: it keeps its history under a
         # marked path, and the moved file takes the real one.
-        for text, raw, name, root_id, fid in rows:
+        for text, raw, folder, name, root_id, fid in rows:
             c.execute(
                 "UPDATE files SET path = path || ' (gone #' || id || ')' WHERE path=? AND id<>?", (text, fid)
             )
             c.execute(
-                "UPDATE files SET path=?, path_raw=?, name=?, root_id=?, status='present' WHERE id=?",
-                (text, raw, name, root_id, fid),
+                "UPDATE files SET path=?, path_raw=?, dir=?, name=?, root_id=?, status='present' WHERE id=?",
+                (text, raw, folder, name, root_id, fid),
             )
 
     def set_status(self, op_id: int, status: str, error: str | None = None, *, finished: bool = True) -> None:
