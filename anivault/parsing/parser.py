@@ -25,6 +25,27 @@ _DELIMS_DOTS = re.compile(r"[ _.]+")
 _LEADING_NUMBER_TITLE = re.compile(r"^(\d{1,4})[ ]+-[ ]+(?=\S)")
 _PADDED_INNER_NUMBER = re.compile(r"(?<=[A-Za-z!?]) (0[1-9]|0\d[1-9])[ .](?=[A-Za-z])")
 _RESOLUTION = re.compile(r"(?<![\w.])(2160|1080|720|576|480|4K|2K|UHD)(?:[pi])?(?![\w]|\.\d)", re.I)
+_ABSOLUTE_BESIDE = re.compile(
+    # before the relative number only in the NxNN form: "Show 100 S01E03" is a title with a number
+    r"(?:S\d{1,2}E\d{1,4}|(?<![\d.])\d{1,2}x\d{2,4}) (\d{2,4})(?:$| )|(?<=[^\W\d_] )(\d{2,4}) \d{1,2}x\d{2,4}(?![\w])",
+    re.I,
+)
+_TITLE_RANGE = re.compile(r"[ ]\(?(\d{1,4})[ ]?[-~][ ]?(\d{1,4})\)?$")
+_LETTERED_EPISODE = re.compile(r"(?<= - )(EX|SP|OVA|OAD|NCOP|NCED|OP|ED|PV|CM)(\d{1,3})$", re.I)
+_HYPHEN_JOINED = re.compile(r"^([^\W\d_]+(?:-[^\W\d_]+)+)-(\d{1,4})(?=$|[ ._])")
+# Release tags anitopy sometimes leaves at the end of a title ("Show HD REMASTER").
+_TRAILING_TAGS = re.compile(
+    r"(?:[ ._](?:HD|SD|Remaster(?:ed)?|Uncensored|Uncut|BD|DVD|BDRip|DVDRip|WEBRip|WEB-DL|HDTV|Remux))+$",
+    re.I,
+)
+_TRAILING_NUMBER = re.compile(r"(?<=[^\d ]) (\d{1,4})(?:v(\d))?$")
+_SEASON_NEXT = re.compile(r"S\d|Season ", re.I)
+_BATCH = re.compile(r"\bbatch\b", re.I)
+_PAREN_YEAR = re.compile(r"\(((?:19|20)\d{2})\)")
+_TAG_WORDS = frozenset(
+    "hd sd remaster remastered uncensored uncut bd dvd bdrip dvdrip webrip web-dl hdtv remux".split()
+)
+_RANGE_TAIL = re.compile(r"[ ]?[-~][ ]?(?:E|EP)?(\d{1,4})(?![\d.])", re.I)
 _BARE_EPISODE = re.compile(
     r"^(?:(?:EP?|Episode|#)[ .]?|第[ ]?)?(\d{1,4})([話话集화]|(?:v(\d)))?(?:[ ]?[-~][ ]?(\d{1,4}))?$", re.I
 )
@@ -38,6 +59,10 @@ _BATCH_PREFIX_NUMBER = re.compile(r" (\d{1,4})$")
 _FOLDER_SEASON = re.compile(
     r"^(?:Season|Saison|Staffel|S)[ ._]?(\d{1,2})$|^(\d{1,2})(?:st|nd|rd|th)[ ]Season$", re.I
 )
+_FOLDER_KINDS = {
+    "specials": "special", "special": "special", "extras": "special", "sp": "special", "sps": "special",
+    "ova": "ova", "ovas": "ova", "oad": "ova", "movie": "movie", "movies": "movie", "劇場版": "movie",
+}  # fmt: skip
 _FOLDER_NOISE = re.compile(r"^(?:Season|Saison|Staffel|S)[ ._]?\d{1,2}$|^Specials?$|^Extras?$|^SPs?$", re.I)
 
 
@@ -61,6 +86,7 @@ class _Draft:
     episode_title: str | None = None
     episode_raw: list[str] = field(default_factory=list)
     fired: list[str] = field(default_factory=list)
+    flat_text: str | None = None  # _delimited(text), computed once on first use
 
     def fire(self, rule: str) -> None:
         if rule not in self.fired:
@@ -269,7 +295,7 @@ def _bracket_layout(d: _Draft, text: str) -> bool:
 
     anitopy often picks a tag or the last bracket as the title there; read it by position instead.
     """
-    if not text.startswith("["):
+    if not text.startswith("[") or text.count("[") < 3:
         return False
     tokens = R.bracket_tokens(text)
     if len(tokens) < 3:
@@ -279,7 +305,7 @@ def _bracket_layout(d: _Draft, text: str) -> bool:
     if outside:
         if R.bracket_episode(outside) is not None:
             outside_episode = R.bracket_episode(outside)
-        elif any(R.has_letter(w) and not R.is_noise_token(w) for w in re.split(r"[ _]+", outside)):
+        elif any(R.has_letter(w) and not R.is_noise_token(w) for w in _DELIMS.split(outside)):
             return False
     episode_at = None
     episode: tuple[int, int | None, int | None] | None = None
@@ -298,7 +324,11 @@ def _bracket_layout(d: _Draft, text: str) -> bool:
     if episode is None or episode_at is None:
         return False
     before = [t for t, _, _ in tokens[:episode_at]]
-    if d.release_group and before and before[0] == d.release_group:
+    if len(before) == 1 and not R.is_noise_token(before[0]):
+        # "[Title][07][720p]": one bracket before the episode is the title, not a group
+        if d.release_group == before[0]:
+            d.release_group = None
+    elif d.release_group and before and before[0] == d.release_group:
         before = before[1:]
     elif len(before) > 1:
         if not d.release_group:
@@ -327,7 +357,9 @@ def _bare_episode_name(d: _Draft, text: str) -> bool:
 
     The title then comes from the folders (``Show/Season 2/03.mkv``).
     """
-    body = _delimited(R._BRACKET_TOKEN.sub(" ", text))
+    if d.title and R.has_letter(d.title) and not _BARE_EPISODE.match(d.title):
+        return False  # anitopy found a real title: not a bare episode name
+    body = _delimited(R._BRACKET_TOKEN.sub(" ", text)) if "[" in text else _delimited(text)
     match = _BARE_EPISODE.match(body)
     if match is None:
         return False
@@ -347,6 +379,12 @@ def _bare_episode_name(d: _Draft, text: str) -> bool:
     return True
 
 
+def _flat(d: _Draft, text: str) -> str:
+    if d.flat_text is None:
+        d.flat_text = _delimited(text)
+    return d.flat_text
+
+
 def _delimited(text: str) -> str:
     """Words separated by single spaces; '.' counts as a delimiter only between letters."""
     text = _DELIMS.sub(" ", text)
@@ -359,7 +397,7 @@ def _anitopy_misreads(d: _Draft, text: str, raw: dict[str, Any]) -> None:
     title = d.title
     if not title:
         return
-    flat = _delimited(text)
+    flat = _flat(d, text)
     # "Show 3.5 - 04": anitopy takes the number in the title as the episode and the real one (after
     # the dash) as the episode title.
     if d.episode_title and _NUMBER_ONLY.match(d.episode_title):
@@ -416,7 +454,7 @@ def _rules_only_title(d: _Draft, text: str) -> None:
         return
     d.title = body
     d.fire("rules_title")
-    match = re.search(r"(?<=[^\d ]) (\d{1,4})(?:v(\d))?$", body)
+    match = _TRAILING_NUMBER.search(body)
     if match and not _episode_valid(d):
         d.episode = int(match.group(1))
         if match.group(2):
@@ -477,8 +515,67 @@ def _clean_title(d: _Draft, text: str) -> None:
                 d.version = version
             title = title[:start]
             d.fire("glued_episode")
+    # "Show - 12 (S01E12)": anitopy took the episode from elsewhere and left " - 12" in the title.
+    has_digit = R._DIGIT.search(title) is not None
+    if d.episode is not None and has_digit:
+        dash = R.find_dash_episode(title)
+        if (
+            dash is not None
+            and dash.end() == len(title)
+            and int(dash.group(1)) == d.episode
+            and R.has_letter(title[: dash.start()])
+        ):
+            title = title[: dash.start()]
+            d.fire("dash_episode")
+    # "Show 1017-1088", "Show (01-24)": a trailing range is episodes, not title.
+    if has_digit and (not _episode_valid(d) or d.episode_end is None):
+        tail = _TITLE_RANGE.search(title)
+        if tail and int(tail.group(1)) < int(tail.group(2)) and R.has_letter(title[: tail.start()]):
+            first, last = int(tail.group(1)), int(tail.group(2))
+            if not _episode_valid(d) or d.episode in (first, last):
+                d.episode, d.episode_end, d.episode_decimal = first, last, None
+                title = title[: tail.start()]
+                d.fire("episode_range")
+    # "Accel World - EX01", "Show - SP02": a lettered episode; the letters stay with the title
+    # (anitomy's convention), the number is the episode.
+    if not _episode_valid(d):
+        lettered = _LETTERED_EPISODE.search(title)
+        if lettered and R.has_letter(title[: lettered.start()]):
+            d.episode = int(lettered.group(2))
+            title = title[: lettered.end(1)]
+            word = lettered.group(1).lower()
+            if d.kind in (None, "tv") and word in R.KIND_WORDS:
+                d.kind = R.KIND_WORDS[word]
+            d.fire("lettered_episode")
+    # "Detective-Conan-656 Episode Title": hyphen-joined words, then the number.
+    if not _episode_valid(d):
+        joined = _HYPHEN_JOINED.match(title)
+        if joined:
+            d.episode = int(joined.group(2))
+            rest = title[joined.end() :].strip(" -._")
+            if rest and not d.episode_title:
+                d.episode_title = rest
+            title = joined.group(1).replace("-", " ")
+            d.fire("hyphen_joined_episode")
+    # "Mobile Series 00 S1": a number right before a season marker belongs to the title.
+    if d.episode is not None and d.episode_raw and d.episode_end is None:
+        raw_number = d.episode_raw[0]
+        flat = _flat(d, text)
+        probe = f"{title} {raw_number} "
+        at = flat.find(probe)
+        if at >= 0 and _SEASON_NEXT.match(flat, at + len(probe)):
+            title = f"{title} {raw_number}"
+            d.episode = None
+            d.fire("number_before_season")
     d.title = title
     _title_markers(d)
+    # "One Piece Movie 9", "劇場版 呪術廻戦 0": for films an unmarked number is part of the name.
+    if d.kind == "movie" and d.episode is not None and d.episode_raw and d.episode_end is None and d.title:
+        raw_number = d.episode_raw[0]
+        if f"{d.title} {raw_number}" in _flat(d, text):
+            d.title = f"{d.title} {raw_number}"
+            d.episode = None
+            d.fire("movie_number")
 
 
 def _apply_dash(d: _Draft, dash: re.Match[str]) -> None:
@@ -515,7 +612,7 @@ def _title_markers(d: _Draft) -> None:
         if R.movie_marker(title) is not None and d.kind in (None, "tv"):
             d.kind = "movie"
             d.fire("movie_marker")
-        cjk = R.cjk_kind(title)
+        cjk = None if title.isascii() else R.cjk_kind(title)
         if cjk is not None:
             word = cjk.group(1)
             kind = (
@@ -540,11 +637,10 @@ def _title_markers(d: _Draft) -> None:
             if R.has_letter(rest):
                 if d.season is None or rule != "season_part":
                     d.season = value
-                # what follows a closing season marker is an episode title or noise; inside, keep it
-                title = title[:start].rstrip() if not title[end:].strip(" -._") else rest
+                title = rest  # the marker goes, the words around it stay
                 d.fire(rule)
                 changed = True
-        year = R.title_year(title)
+        year = R.title_year(title) if title[-1:].isdigit() or title.endswith(")") else None
         if year is not None:
             value, start = year
             if R.has_letter(title[:start]):
@@ -552,7 +648,13 @@ def _title_markers(d: _Draft) -> None:
                 title = title[:start]
                 d.fire("title_year")
                 changed = True
-        stripped = R.strip_tv_tag(title)
+        last_word = title.rsplit(" ", 1)[-1].lower()
+        tags = _TRAILING_TAGS.search(title) if last_word in _TAG_WORDS else None
+        if tags is not None and R.has_letter(title[: tags.start()]):
+            title = title[: tags.start()]
+            d.fire("trailing_tags")
+            changed = True
+        stripped = R.strip_tv_tag(title) if title.endswith(")") else title
         if stripped != title and R.has_letter(stripped):
             title = stripped
             d.fire("tv_tag")
@@ -568,7 +670,7 @@ def _title_markers(d: _Draft) -> None:
         season = R.find_season(title)
         if season is not None and d.season is None:
             d.season = season[0]
-    if d.season is None:
+    if d.season is None and title[-1:] in ("I", "V", "X"):
         roman = R.trailing_roman(title)
         if roman is not None:
             d.season = roman
@@ -577,7 +679,7 @@ def _title_markers(d: _Draft) -> None:
 
 
 def _episode_fixes(d: _Draft, text: str) -> None:
-    body = _PAREN_TOKEN.sub(" ", text)
+    body = _PAREN_TOKEN.sub(" ", text) if "(" in text else text
     # An explicit SxxEyy anywhere settles season and, if no plain number was read, the episode.
     if d.season is None or not _episode_valid(d):
         sxe = R._SXXEYY.search(text)
@@ -588,20 +690,38 @@ def _episode_fixes(d: _Draft, text: str) -> None:
             if d.episode is None:
                 d.episode, d.episode_decimal = int(sxe.group(2)), None
                 d.fire("sxxeyy")
+    # "Show S10E14 214" / "Show 214 10x14": an absolute number beside a season-relative one wins,
+    # the way absolute-numbered anime is catalogued.
+    absolute = _ABSOLUTE_BESIDE.search(_flat(d, text)) if d.season is not None else None
+    if absolute is not None:
+        number = int(absolute.group(1) or absolute.group(2))
+        if d.episode is not None and number > d.episode:
+            d.episode, d.episode_end = number, None
+            if d.title and d.title.endswith(f" {number}"):
+                d.title = d.title[: -len(str(number)) - 1]
+            d.fire("absolute_episode")
     # "Show 01 - 119 [Batch]": the title swallowed the first number of a batch range.
-    if d.episode is not None and d.episode_end is None and d.title and re.search(r"\bbatch\b", text, re.I):
+    if d.episode is not None and d.episode_end is None and d.title and _BATCH.search(text):
         tail = _BATCH_PREFIX_NUMBER.search(d.title)
         if tail and int(tail.group(1)) < d.episode and R.has_letter(d.title[: tail.start()]):
             d.episode, d.episode_end = int(tail.group(1)), d.episode
             d.title = d.title[: tail.start()]
             d.fire("batch_range")
-    if d.episode is not None and d.episode_end is None:
+    if d.episode is not None and d.episode_end is None and d.episode_raw:
         # "01 ~ 10" / "01-24": anitopy keeps the first number only.
-        pattern = re.compile(rf"(?<!\d)0*{d.episode}[ ]?[-~][ ]?(?:E|EP)?(\d{{1,4}})(?![\d.])", re.I)
-        match = pattern.search(body)
-        if match and int(match.group(1)) > d.episode and not _looks_like_resolution(body, match):
-            d.episode_end = int(match.group(1))
-            d.fire("episode_range")
+        raw_number = d.episode_raw[0]
+        at = body.find(raw_number)
+        while at >= 0:
+            end = at + len(raw_number)
+            match = _RANGE_TAIL.match(body, end)
+            if match and (at == 0 or not body[at - 1].isdigit()):
+                if int(match.group(1)) > d.episode and not _looks_like_resolution(body, match):
+                    d.episode_end = int(match.group(1))
+                    d.fire("episode_range")
+                break
+            at = body.find(raw_number, end)
+    if not _episode_valid(d):
+        _search_episode(d, text)
     if not _episode_valid(d):
         found = R.find_range(body)
         if found is not None and d.title:
@@ -611,6 +731,20 @@ def _episode_fixes(d: _Draft, text: str) -> None:
                 d.fire("episode_range")
     if d.episode_decimal is not None and d.kind in (None, "tv"):
         d.kind = "special"
+
+
+def _search_episode(d: _Draft, text: str) -> None:
+    """No usable episode yet: look for an explicit marker anywhere after the title."""
+    flat = _flat(d, text)
+    start = flat.find(d.title) + len(d.title) if d.title and d.title in flat else 0
+    rest = flat[start:]
+    found = R.find_title_episode(" " + rest)
+    if found is not None:
+        _, _, episode, episode_end, season, rule = found
+        d.episode, d.episode_end, d.episode_decimal = episode, episode_end, None
+        if season is not None and d.season is None:
+            d.season = season
+        d.fire(rule)
 
 
 def _resolution_fallback(d: _Draft, text: str) -> None:
@@ -636,16 +770,19 @@ def _folder_context(d: _Draft, folders: Sequence[str]) -> None:
         return
     names = [R.unprintable_to_space(f).strip() for f in folders if isinstance(f, str) and f.strip()]
     for folder in reversed(names[-3:]):
-        season = _FOLDER_SEASON.match(folder)
+        season = _folder_season(folder)
         if season is not None:
             if d.season is None:
-                d.season = int(season.group(1) or season.group(2))
+                d.season = season
                 d.fire("folder_season")
             continue
-        if folder.lower() in ("specials", "special", "extras", "sp", "sps", "ova", "ovas"):
+        low = folder.lower()
+        if low in _FOLDER_KINDS:
             if d.kind in (None, "tv"):
-                d.kind = "special" if folder.lower() != "ova" and folder.lower() != "ovas" else "ova"
+                d.kind = _FOLDER_KINDS[low]
                 d.fire("folder_kind")
+            if d.season is None and low in ("specials", "special"):
+                d.season = 0  # media-server convention: Show/Specials is season 0
             continue
         if d.title is None or not R.has_letter(d.title):
             folder_draft = _Draft(title=_DELIMS.sub(" ", R.preprocess(folder)[0]))
@@ -660,6 +797,19 @@ def _folder_context(d: _Draft, folders: Sequence[str]) -> None:
         break
 
 
+def _folder_season(folder: str) -> int | None:
+    """ "Season 2", "S01", "2nd Season", "第2期", "2기", "시즌 2": a folder that is only a season."""
+    match = _FOLDER_SEASON.match(folder)
+    if match is not None:
+        return int(match.group(1) or match.group(2))
+    found = R.find_season(folder)
+    if found is None:
+        return None
+    value, start, end, _ = found
+    rest = folder[:start] + folder[end:]
+    return None if R.has_letter(rest) else value
+
+
 def _fix_folder_title(d: _Draft) -> None:
     title = d.title or ""
     # A folder is usually "[Group] Show (2019) [1080p]": drop bracketed tags, keep the words.
@@ -671,7 +821,7 @@ def _fix_folder_title(d: _Draft) -> None:
         else:
             keep = [t for t, _, _ in tokens if not R.is_noise_token(t)]
             title = keep[-1] if keep else title
-    title = re.sub(r"\((?:19|20)\d{2}\)", lambda m: " " + m.group(0)[1:-1], title)
+    title = _PAREN_YEAR.sub(r" \1", title)
     d.title = _DELIMS.sub(" ", title).strip()
     _title_markers(d)
 

@@ -83,6 +83,8 @@ SEASON_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 # A roman numeral closing a title ("Overlord II") says season too; the title keeps it, because the
 # numeral is usually part of the official name.
+_CJK_SEASON_RULES = frozenset({"season_cjk", "season_korean", "season_korean_word"})
+_DIGIT = re.compile(r"\d")
 _TRAILING_ROMAN = re.compile(r"(?<=[A-Za-z0-9!?.]) (II|III|IV|V|VI|VII|VIII|IX|X)$")
 
 # Episode markers that are unambiguous wherever they appear.
@@ -150,7 +152,7 @@ _CJK_BRACKETS = str.maketrans({"【": "[", "】": "]", "〖": "[", "〗": "]", "
 # "★10月新番★" (new this season), "[国漫]" (category) and similar announcement tags are noise.
 _ANNOUNCEMENT = re.compile(r"★?[ ]?\d{1,2}月(?:新番|番组)[ ]?★?|★|☆|新番")
 _BRACKET_EPISODE = re.compile(
-    r"^(?:第[ ]?)?(\d{1,4})(?:v(\d))?(?:[ ]?[-~][ ]?(\d{1,4}))?[ ]?(?:[話话集화]|END|Fin|Final|完|全集)?"
+    r"^(?:第[ ]?)?(\d{1,4})(?:v(\d))?(?:[ ]?[-~][ ]?(\d{1,4}))?[ ]?(?:TV)?(?:[話话集화]|END|Fin|Final|完|全集)?"
     r"(?:[ ]?\(?(?:END|Fin|完)\)?)?$",
     re.I,
 )
@@ -173,6 +175,7 @@ _LEADING_JUNK = re.compile(r"^(?:\d{1,4}[ _]+|[A-Za-z0-9]{2,15}\.)(?=\[)")
 # "Show - 01 (1).mkv": the copy counter a browser or file manager appends to a duplicate download.
 # Only after another number ("Show 10 (1)"): "Show (9)" alone may well be episode 9.
 _COPY_SUFFIX = re.compile(r"(?<=\d) \(\d\)$")
+_LEADING_QUOTE = re.compile(r"^[「『]([^「」『』]{1,120})[」』][ ]*(?=\S)")
 _DOUBLE_BRACKET = re.compile(r"^\[\[+")
 _SCENE_GROUP = re.compile(
     r"(?:x26[45]|[hH]\.?26[45]|HEVC|AVC|XviD|\d{3,4}p|WEB-?DL|BluRay|HDTV)-([A-Za-z0-9]{2,20})$", re.I
@@ -224,7 +227,9 @@ def split_extension(name: str) -> tuple[str, str | None, tuple[str, ...]]:
             if value in _SUBTITLE_FLAGS:
                 stem = stem[: tag.start()]
             elif base in SUBTITLE_LANGUAGES:
-                languages.insert(0, value.replace("_", "-"))
+                # the language in lower case, script/region subtags as written ("zh-Hans", "pt-BR")
+                tag_text = tag.group(1).replace("_", "-")
+                languages.insert(0, base + tag_text[len(base) :])
                 stem = stem[: tag.start()]
             else:
                 break
@@ -236,19 +241,27 @@ def preprocess(stem: str) -> tuple[str, list[str]]:
     fired: list[str] = []
     # Only full-width digits, brackets and spaces are folded: NFKC on everything would also rewrite
     # release groups ("字幕社＆组"), which are compared verbatim.
-    text = stem.translate(_FULLWIDTH)
-    if text != stem:
-        fired.append("fullwidth")
-    bracketed = text.translate(_CJK_BRACKETS)
-    if bracketed != text:
-        fired.append("cjk_brackets")
-        text = bracketed
-    if "★" in text or "☆" in text or "新番" in text:
+    text = stem
+    ascii_only = text.isascii()
+    if not ascii_only:
+        text = stem.translate(_FULLWIDTH)
+        if text != stem:
+            fired.append("fullwidth")
+        bracketed = text.translate(_CJK_BRACKETS)
+        if bracketed != text:
+            fired.append("cjk_brackets")
+            text = bracketed
+    if not ascii_only and ("★" in text or "☆" in text or "新番" in text):
         cleaned = _ANNOUNCEMENT.sub(" ", text).strip()
         if cleaned != text:
             fired.append("announcement_tag")
             text = cleaned
-    copy = _COPY_SUFFIX.search(text)
+    quoted = None if ascii_only else _LEADING_QUOTE.match(text)
+    if quoted:
+        # 「Title」 at the start quotes the title (elsewhere 「」 quote an episode title)
+        text = quoted.group(1) + " " + text[quoted.end() :]
+        fired.append("quoted_title")
+    copy = _COPY_SUFFIX.search(text) if text.endswith(")") else None
     if copy and copy.start() > 0:
         text = text[: copy.start()]
         fired.append("copy_suffix")
@@ -276,7 +289,13 @@ def strip_tv_tag(title: str) -> str:
 
 def find_season(text: str) -> tuple[int, int, int, str] | None:
     """First season marker in ``text``: (season, start, end, rule)."""
+    # Every marker has a digit, a CJK numeral or the word "season": most titles have none of them.
+    if _DIGIT.search(text) is None and not (not text.isascii() or "eason" in text or "EASON" in text):
+        return None
+    ascii_only = text.isascii()
     for rule, pattern in SEASON_PATTERNS:
+        if ascii_only and rule in _CJK_SEASON_RULES:
+            continue
         match = pattern.search(text)
         if match:
             raw = match.group(1)
@@ -306,7 +325,7 @@ def trailing_roman(title: str) -> int | None:
 
 def split_alt_titles(title: str) -> str:
     """Of alternative titles in two scripts, keep the Latin one: it is what release names share."""
-    if not has_cjk(title) or latin_count(title) < 2:
+    if title.isascii() or not has_cjk(title) or latin_count(title) < 2:
         return title
     parts = [p.strip(" -~_") for p in _ALT_TITLE_SEP.split(title)]
     parts = [p for p in parts if p]
@@ -376,6 +395,8 @@ def find_title_episode(title: str) -> tuple[int, int, int | None, int | None, in
 
     Returns (start, end, episode, episode_end, season, rule); ``title[:start]`` is the real title.
     """
+    if _DIGIT.search(title) is None:
+        return None  # every episode marker has a number
     match = _SXXEYY.search(title)
     if match:
         last = int(match.group(4)) if match.group(4) else None
