@@ -78,10 +78,28 @@ def test_search_movie_multi_and_paging(server: Any) -> None:
     assert body["results"][0]["title"] == "Your Name."
     _, _, body = get(f"{base}/search/multi?api_key=test-key&query=cowboy+bebop")
     assert {(r["id"], r["media_type"]) for r in body["results"]} == {(30991, "tv"), (11299, "movie")}
-    _, _, body = get(f"{base}/search/tv?api_key=test-key&query=a")
-    assert body["total_results"] > 20 and body["total_pages"] == 2 and len(body["results"]) == 20
-    _, _, body2 = get(f"{base}/search/tv?api_key=test-key&query=a&page=2")
-    assert len(body2["results"]) == body["total_results"] - 20
+    # words match from their start, in one title: "on" is not found inside "attack"
+    _, _, body = get(f"{base}/search/tv?api_key=test-key&query=k+on")
+    assert [r["id"] for r in body["results"]] == [34220]
+
+
+def test_paging() -> None:
+    shows = [
+        {
+            "id": i,
+            "name": f"Magical Show {i}",
+            "original_name": "",
+            "popularity": i,
+            "first_air_date": "2020-01-01",
+        }
+        for i in range(1, 46)
+    ]
+    with emu.start_emulator({"format": "anivault-tmdb-catalog/1", "tv": shows, "movie": []}) as running:
+        _, _, body = get(f"{running.base_url}/search/tv?api_key=test-key&query=magical")
+        assert body["total_results"] == 45 and body["total_pages"] == 3 and len(body["results"]) == 20
+        assert body["results"][0]["id"] == 45  # most popular first
+        _, _, body3 = get(f"{running.base_url}/search/tv?api_key=test-key&query=magical&page=3")
+        assert [r["id"] for r in body3["results"]] == [5, 4, 3, 2, 1]
 
 
 def test_details_append_and_seasons(server: Any) -> None:

@@ -118,7 +118,7 @@ class MatchOptions:
     auto_threshold: float = 0.80
     review_threshold: float = 0.50
     ambiguity_margin: float = 0.06  # top two closer than this: ask a person
-    max_details: int = 2  # detail lookups per key (search results lack alternative titles)
+    max_details: int = 3  # detail lookups per search (search results lack alternative titles)
     batch_groups: int = 50  # decisions per writer transaction
     only_title_norm: str | None = None  # restrict to one title (after `match --set`)
 
@@ -331,6 +331,29 @@ def score_candidate(
 # --------------------------------------------------------------------------------------------------- resolving
 
 
+_KIND_WORDS = re.compile(
+    r"\b(?:ova|oad|ona|special|specials|sp|movie|the movie|gekijouban|tv|batch|complete)\b"
+)
+_ALNUM_EDGE = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_SPACELESS = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\u3040-\u30ff]+")
+
+
+def query_variants(raw_title: str, norm: str) -> list[str]:
+    """Fallback spellings of a title that found nothing as written (all general rules):
+    without kind words (OVA, Movie…), letters split from digits (x365 → x 365), CamelCase split
+    (FullMetalAlchemist), and each script on its own for titles that mix, say, Chinese and romaji."""
+    out: list[str] = []
+    out.append(" ".join(_KIND_WORDS.sub(" ", norm).split()))
+    out.append(" ".join(_ALNUM_EDGE.sub(" ", norm).split()))
+    out.append(normalize_title(_CAMEL.sub(" ", raw_title)))
+    cjk = " ".join(_SPACELESS.findall(norm))
+    latin = " ".join(_SPACELESS.sub(" ", norm).split())
+    if cjk and latin:
+        out += [latin, cjk]
+    return [v for v in out if v and v != norm]
+
+
 class GroupResolver:
     """Finds the TMDB title for one series key. Thread-safe as long as the port is."""
 
@@ -339,6 +362,7 @@ class GroupResolver:
         self.opts = opts
 
     def _search_plan(self, g: SeriesGroup) -> list[tuple[MediaType, str, int | None]]:
+        """Queries in order of promise; later ones run only while no good candidate has been found."""
         primary: MediaType = "movie" if g.kind == "movie" else "tv"
         other: MediaType = "tv" if primary == "movie" else "movie"
         q = g.title_norm
@@ -353,31 +377,27 @@ class GroupResolver:
         if wanted:
             plan.append((primary, f"{base or q} {wanted[0]}", None))  # a sequel filed as its own entry
         plan.append((other, q, None))
-        return plan
+        for variant in query_variants(g.title, q):
+            plan.append((primary, variant, None))
+        seen: set[tuple[str, str, int | None]] = set()
+        out = []
+        for item in plan:
+            if item[1] and item not in seen:
+                seen.add(item)
+                out.append(item)
+        return out
 
     def resolve(self, g: SeriesGroup) -> GroupDecision:
         best: dict[tuple[str, int], Candidate] = {}
         detailed: set[tuple[str, int]] = set()
-        tried_types: set[str] = set()
         for media_type, query, year in self._search_plan(g):
-            # after a good primary answer, other queries are not worth their requests
             top = max(best.values(), key=lambda c: c.score, default=None)
             if top is not None and top.detailed and top.score >= self.opts.auto_threshold + 0.05:
-                break
-            if (
-                top is not None
-                and media_type in tried_types
-                and query != g.title_norm
-                and year is None
-                and top.score >= self.opts.auto_threshold
-            ):
-                break  # a variant query of a type that already gave a good enough candidate
+                break  # a good answer: other queries are not worth their requests
             hits = self.port.search(media_type, query, year)
-            tried_types.add(media_type)
-            if not hits:
-                continue
-            self._consider(g, hits, best, detailed)
-        ranked = sorted(best.values(), key=lambda c: (-c.score, c.tmdb_id))
+            if hits:
+                self._consider(g, hits, best, detailed)
+        ranked = sorted(best.values(), key=lambda c: (-c.score, not c.detailed, c.tmdb_id))
         return self._decide(g, ranked)
 
     def _consider(
@@ -387,37 +407,40 @@ class GroupResolver:
         best: dict[tuple[str, int], Candidate],
         detailed: set[tuple[str, int]],
     ) -> None:
+        """Score the hits; look up details (seasons, every alternative title) for the most promising few.
+
+        Search results carry only the name and the original name, yet TMDB also matched the query against
+        alternative titles, so a hit with an unrelated-looking name can be the right one. The order of
+        detail lookups mixes name similarity with TMDB's popularity order; an exact title that fits the
+        episode numbers ends the lookups early.
+        """
         n = len(hits)
-        pre: list[tuple[float, int, SearchHit, dict[str, Any]]] = []
+        pre: list[tuple[bool, float, int, SearchHit, float, dict[str, Any]]] = []
         for rank, h in enumerate(hits):
             titles = [t for t in (h.name, h.original_name) if t]
             s, reasons = score_candidate(g, h.media_type, titles, h.year, None, rank, n)
-            # a hit whose names look unrelated matched on an alternative title (TMDB searches those too):
-            # give it a floor so the popular ones still get their details looked at
-            pre.append((max(s, 0.55 + 0.1 * (1 - rank / n)), rank, h, reasons))
-        pre.sort(key=lambda x: (-x[0], x[1]))
-        budget = self.opts.max_details
-        for i, (s, rank, h, reasons) in enumerate(pre):
+            name_sim = float(reasons.get("title", 0.0))
+            promise = 0.6 * name_sim + 0.4 * (1 - rank / n)
+            pre.append((name_sim >= 0.97, promise, rank, h, s, reasons))
+        pre.sort(key=lambda x: (not x[0], -x[1], x[2]))
+        fetched = 0
+        for _exact, _promise, rank, h, s, reasons in pre:
             ident = (h.media_type, h.tmdb_id)
             if ident in detailed:
                 continue
-            if i < budget and (i == 0 or s >= pre[0][0] - 0.25):
+            if fetched < self.opts.max_details:
                 d = self.port.details(h.media_type, h.tmdb_id)
                 detailed.add(ident)
+                fetched += 1
                 if d is None:
+                    best.pop(ident, None)
                     continue
-                score, why = score_candidate(
-                    g,
-                    d.media_type,
-                    d.all_titles,
-                    d.year if d.year is not None else h.year,
-                    d.seasons,
-                    rank,
-                    n,
-                )
-                best[ident] = Candidate(
-                    d.tmdb_id, d.media_type, d.name or h.name, d.year, score, why, d.seasons, True
-                )
+                year = d.year if d.year is not None else h.year
+                score, why = score_candidate(g, d.media_type, d.all_titles, year, d.seasons, rank, n)
+                name = d.name or h.name
+                best[ident] = Candidate(d.tmdb_id, d.media_type, name, year, score, why, d.seasons, True)
+                if why.get("title", 0) >= 0.97 and why.get("episodes_fit", True) and why.get("year", 0) >= 0:
+                    fetched = self.opts.max_details  # found it: no more detail lookups for this search
             elif ident not in best:
                 best[ident] = Candidate(h.tmdb_id, h.media_type, h.name, h.year, s - 0.05, reasons, (), False)
 
