@@ -17,6 +17,11 @@ from anivault.cli.common import STATE, CliState
 COMMAND_MODULES = [
     "anivault.cli.cmd_index",
     "anivault.cli.cmd_parse",
+    "anivault.cli.cmd_ls",
+    "anivault.cli.cmd_show",
+    "anivault.cli.cmd_stats",
+    "anivault.cli.cmd_sql",
+    "anivault.cli.cmd_db",
     "anivault.cli.cmd_organize",
     "anivault.cli.cmd_log",
     "anivault.cli.cmd_rollback",
