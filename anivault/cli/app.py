@@ -17,6 +17,9 @@ from anivault.cli.common import STATE, CliState
 COMMAND_MODULES = [
     "anivault.cli.cmd_index",
     "anivault.cli.cmd_parse",
+    "anivault.cli.cmd_match",
+    "anivault.cli.cmd_review",
+    "anivault.cli.cmd_cache",
     "anivault.cli.cmd_ls",
     "anivault.cli.cmd_show",
     "anivault.cli.cmd_stats",

@@ -424,11 +424,14 @@ class GroupResolver:
             pre.append((name_sim >= 0.97, promise, rank, h, s, reasons))
         pre.sort(key=lambda x: (not x[0], -x[1], x[2]))
         fetched = 0
-        for _exact, _promise, rank, h, s, reasons in pre:
+        found = False
+        for exact_name, _promise, rank, h, s, reasons in pre:
             ident = (h.media_type, h.tmdb_id)
             if ident in detailed:
                 continue
-            if fetched < self.opts.max_details:
+            # after a clear find, only another hit with the very same name (a remake) is still looked at,
+            # so that two same-named shows end up side by side and the doubt is visible
+            if fetched < self.opts.max_details and (not found or exact_name):
                 d = self.port.details(h.media_type, h.tmdb_id)
                 detailed.add(ident)
                 fetched += 1
@@ -440,7 +443,7 @@ class GroupResolver:
                 name = d.name or h.name
                 best[ident] = Candidate(d.tmdb_id, d.media_type, name, year, score, why, d.seasons, True)
                 if why.get("title", 0) >= 0.97 and why.get("episodes_fit", True) and why.get("year", 0) >= 0:
-                    fetched = self.opts.max_details  # found it: no more detail lookups for this search
+                    found = True
             elif ident not in best:
                 best[ident] = Candidate(h.tmdb_id, h.media_type, h.name, h.year, s - 0.05, reasons, (), False)
 
@@ -887,3 +890,82 @@ class _NoTmdb:
 
     def details(self, media_type: MediaType, tmdb_id: int) -> TitleDetails | None:
         raise TmdbUnavailable("no TMDB client in this run")
+
+
+# --------------------------------------------------------------------------------------------------- review
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewGroup:
+    """A doubtful series waiting for a person: its files and the best candidates with their reasons."""
+
+    group: SeriesGroup
+    confidence: float
+    candidates: tuple[dict[str, Any], ...]
+
+
+def parse_series_key(key: str) -> tuple[str, str, int | None]:
+    kind, _, rest = key.partition(":")
+    title_norm, _, year = rest.rpartition(":")
+    return kind, title_norm, int(year) if year.isdigit() else None
+
+
+def review_groups(session: Session, limit: int | None = None) -> list[ReviewGroup]:
+    q = (
+        select(
+            Match.series_key,
+            func.count().label("n"),
+            func.max(Match.confidence).label("conf"),
+            func.max(Match.candidates).label("cands"),
+            func.max(Parse.title).label("title"),
+            func.max(func.coalesce(Parse.episode_end, Parse.episode)).label("max_ep"),
+        )
+        .join(Parse, Parse.file_id == Match.file_id)
+        .join(File, File.id == Match.file_id)
+        .where(Match.status == "review", File.status == "present")
+        .group_by(Match.series_key)
+        .order_by(func.count().desc(), Match.series_key)
+    )
+    if limit:
+        q = q.limit(limit)
+    out = []
+    for row in session.execute(q):
+        kind, title_norm, year = parse_series_key(row.series_key)
+        try:
+            cands = tuple(c for c in json.loads(row.cands or "[]") if isinstance(c, dict))
+        except ValueError:
+            cands = ()
+        g = SeriesGroup(
+            key=row.series_key,
+            title_norm=title_norm,
+            title=row.title or title_norm,
+            year=year,
+            kind=kind,
+            files=int(row.n),
+            max_episode=row.max_ep,
+            seasons=(),
+            has_special=False,
+        )
+        out.append(ReviewGroup(g, float(row.conf or 0.0), cands))
+    return out
+
+
+def decide_manually(
+    session: Session,
+    group: SeriesGroup,
+    tmdb_id: int,
+    media_type: MediaType,
+    details: TitleDetails | None,
+    *,
+    remember: bool = True,
+) -> int:
+    """A person's pick for a series: its files are matched (method manual) and, with ``remember``, an
+    override makes future files of the same title follow it. Returns the number of files decided."""
+    if remember:
+        set_override(session, group.title_norm, tmdb_id, media_type, year=group.year)
+    name = details.name if details is not None else ""
+    year = details.year if details is not None else None
+    seasons = details.seasons if details is not None else ()
+    cand = Candidate(tmdb_id, media_type, name, year, 1.0, {"manual": True}, seasons, details is not None)
+    decision = GroupDecision(group, "matched", "manual", 1.0, None, cand, (cand,))
+    return write_decision(session, decision)

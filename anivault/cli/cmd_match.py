@@ -1,0 +1,117 @@
+"""`anivault match`: find every indexed show and movie on TMDB (one lookup per series, cached)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("match")(match)
+
+
+def match(
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Ignore cached TMDB answers and decide every series again.")
+    ] = False,
+    offline: Annotated[
+        bool,
+        typer.Option("--offline", help="Use only the cache; series it cannot answer wait for a later run."),
+    ] = False,
+    rate: Annotated[
+        float | None,
+        typer.Option("--rate", help="TMDB requests per second (default: settings, 35).", min=0.1),
+    ] = None,
+    set_: Annotated[
+        tuple[str, int] | None,
+        typer.Option(
+            "--set",
+            metavar="TITLE ID",
+            help="Always match TITLE (as parsed from file names) to TMDB id ID; survives every re-run.",
+        ),
+    ] = None,
+    season_offset: Annotated[
+        int, typer.Option("--season-offset", help="With --set: add N to the files' season numbers.")
+    ] = 0,
+    movie: Annotated[
+        bool, typer.Option("--movie", help="With --set: ID is a movie (default: a TV show).")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+) -> None:
+    """Match indexed files to TMDB shows and movies, with season and episode.
+
+    TMDB is asked once per series (title + year + kind), politely (rate limit, at most 4 requests in
+    flight, Retry-After honoured), and every answer is cached, so a second run sends no requests. Doubtful
+    series wait for `anivault review`; series TMDB could not answer now are retried by the next run.
+
+    Example:  anivault match && anivault ls --unmatched
+              anivault match --set "frieren" 209867
+    """
+    from anivault.cli.common import emit_json, open_library, progress_bar, say, settings
+    from anivault.errors import UsageError
+    from anivault.pipeline.match import match_library, set_override
+
+    if refresh and offline:
+        raise UsageError("--refresh and --offline contradict each other", hint="use one of them")
+    if set_ is None and (season_offset or movie):
+        raise UsageError("--season-offset and --movie only go with --set TITLE ID", hint="add --set")
+    cfg = settings({"tmdb.rate": rate})
+    only: str | None = None
+    with open_library() as db:
+        if set_ is not None:
+            title, tmdb_id = set_
+            if tmdb_id <= 0:
+                raise UsageError(f"{tmdb_id} is not a TMDB id", hint="TMDB ids are positive whole numbers")
+            with db.write() as s:
+                only = set_override(
+                    s, title, tmdb_id, "movie" if movie else "tv", season_offset=season_offset
+                )
+            say(f"override saved: '{only}' → TMDB {'movie' if movie else 'tv'} {tmdb_id}")
+            if not offline:
+                offline = not _have_key(cfg)
+        with progress_bar("matching") as bar:
+
+            def progress(done: int, total: int) -> None:
+                if bar is not None:
+                    bar.update(bar.task_ids[0], completed=done, total=total)
+
+            report = match_library(
+                db, cfg, refresh=refresh, offline=offline, rate=rate, only_title_norm=only, progress=progress
+            )
+    if json_out:
+        emit_json(report.to_dict())
+    else:
+        say(
+            f"{report.keys} series, {report.files} files in {report.seconds:.1f}s: {report.matched} matched"
+            f" ({report.overridden} by override), {report.review} to review, {report.unmatched} unmatched,"
+            f" {report.deferred} deferred; {report.http_requests} TMDB requests,"
+            f" cache {report.cache_hits} hits / {report.cache_misses} misses"
+        )
+        if report.review:
+            say("next: `anivault review` to decide the doubtful series")
+    if report.deferred and not offline:
+        raise deferred_error(report.deferred, report.deferred_keys)
+
+
+def _have_key(cfg: object) -> bool:
+    from anivault.errors import AniVaultError
+    from anivault.tmdb.client import resolve_api_key
+
+    try:
+        resolve_api_key(cfg)  # type: ignore[arg-type]
+    except AniVaultError:
+        return False
+    return True
+
+
+def deferred_error(count: int, keys: list[str]) -> Exception:
+    """Some series could not be looked up: a non-zero exit that says what was saved and what to do."""
+    from anivault.errors import TmdbError
+
+    sample = ", ".join(k.split(":", 1)[-1].rstrip(":") for k in keys[:3])
+    return TmdbError(
+        f"{count} files were not matched because TMDB could not answer now (e.g. {sample});"
+        " everything else is saved",
+        hint="run `anivault match` again later; `anivault ls --unmatched` shows what is waiting",
+    )
