@@ -54,12 +54,19 @@ class TmdbSettings:
     search_ttl_hours: float = 72.0  # searches change as TMDB adds shows: keep them shorter
     details_ttl_hours: float = 720.0  # show details rarely change once a season has aired
     negative_ttl_hours: float = 24.0  # 404s and empty searches
+    deadline: float = 30.0  # total seconds for one lookup, retries and Retry-After waits included
+    retries: int = 3  # extra attempts after a 5xx, a dropped connection or a timeout (with backoff)
+    breaker_ratio: float = 0.5  # this share of failed calls (of the last 20) switches to cache-only
+    breaker_cooldown: float = 30.0  # seconds in cache-only before one probe request may go out
+    max_body_bytes: int = 5_000_000  # larger TMDB answers are refused, never read into memory
 
 
 @dataclass(slots=True)
 class MatchSettings:
     auto_threshold: float = 0.80  # at or above: applied without asking
     review_threshold: float = 0.50  # below auto, at or above this: waits for `anivault review`
+    ambiguity_margin: float = 0.06  # the best two candidates closer than this: ask a person
+    max_details: int = 3  # detail lookups per search (search results lack alternative titles)
 
 
 @dataclass(slots=True)
