@@ -42,8 +42,9 @@ _TRAILING_NUMBER = re.compile(r"(?<=[^\d ]) (\d{1,4})(?:v(\d))?$")
 _SEASON_NEXT = re.compile(r"S\d|Season ", re.I)
 _BATCH = re.compile(r"\bbatch\b", re.I)
 _PAREN_YEAR = re.compile(r"\(((?:19|20)\d{2})\)")
+_KIND_INSIDE = re.compile(r"[^\W\d_] (?:OVA|OAV|OAD|ONA|Specials?|SP) [^\W\d_]", re.I)
 _TAG_WORDS = frozenset(
-    "hd sd remaster remastered uncensored uncut bd dvd bdrip dvdrip webrip web-dl hdtv remux".split()
+    "hd sd remaster remastered uncensored uncut bd dvd bdrip dvdrip webrip web-dl hdtv remux web bluray".split()
 )
 _RANGE_TAIL = re.compile(r"[ ]?[-~][ ]?(?:E|EP)?(\d{1,4})(?![\d.])", re.I)
 _BARE_EPISODE = re.compile(
@@ -594,16 +595,20 @@ def _title_markers(d: _Draft) -> None:
     title = d.title
     if not title:
         return
+    if d.kind in ("special", "ova", "ona") and R.kind_marker(title) is None and _KIND_INSIDE.search(title):
+        # anitopy reads "Special" in "Show With Special Guests" as a type; mid-title it is a word
+        d.kind = "tv"
+        d.fire("kind_word_in_title")
     for _ in range(3):  # "Show 2nd Season OVA (2019)": a few markers may stack at the end
         changed = False
         marker = R.kind_marker(title)
         if marker is not None:
-            kind, start, cut = marker
+            kind, start, end, cut = marker
             if d.kind in (None, "tv"):
                 d.kind = kind
                 d.fire("kind_marker")
             if cut:
-                rest = title[start:]
+                rest = title[end:]
                 title = title[:start]
                 dash = R._DASH_AFTER.search(rest)
                 if dash is not None and not d.episode_title:
@@ -785,6 +790,10 @@ def _folder_context(d: _Draft, folders: Sequence[str]) -> None:
                 d.season = 0  # media-server convention: Show/Specials is season 0
             continue
         if d.title is None or not R.has_letter(d.title):
+            if d.title and d.title.isdigit() and not _episode_valid(d):
+                # "[Group] 05 [1080p].mkv" inside the show's folder: the number is the episode
+                d.episode = int(d.title)
+                d.fire("number_is_episode")
             folder_draft = _Draft(title=_DELIMS.sub(" ", R.preprocess(folder)[0]))
             _fix_folder_title(folder_draft)
             if folder_draft.title:
@@ -827,6 +836,8 @@ def _fix_folder_title(d: _Draft) -> None:
 
 
 def _finish_title(d: _Draft) -> None:
+    if d.episode_title and all(w in _TAG_WORDS for w in d.episode_title.lower().split()):
+        d.episode_title = None  # "Show.E05.1080p.WEB": a release tag, not an episode title
     if d.title is None:
         return
     title = _DELIMS.sub(" ", d.title).strip(" -:._~")

@@ -339,6 +339,9 @@ def split_alt_titles(title: str) -> str:
         return title
     # "Romaji Title 日本語タイトル": whitespace-separated runs of the two scripts.
     words = title.split()
+    if has_cjk(words[0]):
+        # "進撃の巨人 The Final Season": Latin words after a native title are usually its subtitle
+        return title
     cjk_words = [w for w in words if has_cjk(w) and latin_count(w) == 0]
     latin_words = [w for w in words if not has_cjk(w)]
     if cjk_words and sum(1 for w in latin_words if has_letter(w)) >= 2:
@@ -460,15 +463,15 @@ def title_year(title: str) -> tuple[int, int] | None:
     return int(match.group(1)), match.start()
 
 
-def kind_marker(title: str) -> tuple[str, int, bool] | None:
-    """(kind, start, cut): ``cut`` when an episode title follows (" - The Other"), which then goes."""
+def kind_marker(title: str) -> tuple[str, int, int, bool] | None:
+    """(kind, start, end, cut): ``cut`` when an episode title follows (" - The Other"), which then goes."""
     match = _KIND_MARKER.search(title)
     if not match or not has_letter(title[: match.start()]):
         return None
     word = match.group(1).lower()
     kind = KIND_WORDS.get(word) or KIND_WORDS.get(word.rstrip("s"), "special")
     cut = _DASH_AFTER.match(title[match.end() :]) is not None
-    return kind, match.start(), cut
+    return kind, match.start(), match.end(), cut
 
 
 def movie_marker(title: str) -> re.Match[str] | None:
