@@ -34,21 +34,22 @@ def stem(name: str) -> str:
     return name[:dot] if dot > 0 else name
 
 
-def companion_video(companion: str, videos: list[str]) -> str | None:
+def companion_video(companion: str, video_stems: dict[str, str]) -> str | None:
     """The video a subtitle or audio file belongs to: the longest video stem that starts its name
-    (`Show - 01.en.forced.ass` belongs to `Show - 01.mkv`)."""
+    (`Show - 01.en.forced.ass` belongs to `Show - 01.mkv`). `video_stems` maps stem -> video name for
+    the videos of the same folder."""
     cstem = stem(companion)
+    if cstem in video_stems:
+        return video_stems[cstem]
     best: str | None = None
-    for video in videos:
-        vstem = stem(video)
+    for vstem, video in video_stems.items():
         if (
-            cstem == vstem
-            or cstem.startswith(vstem + ".")
-            or cstem.startswith(vstem + " ")
-            or cstem.startswith(vstem + "_")
-            or cstem.startswith(vstem + "[")
-        ) and (best is None or len(vstem) > len(stem(best))):
+            len(cstem) > len(vstem)
+            and cstem.startswith(vstem)
+            and cstem[len(vstem)] in ". _[("
+            and (best is None or len(vstem) > len(stem(best)))
+        ):
             best = video
-    if best is None and len(videos) == 1:
-        return videos[0]  # one video in the folder: its subtitles are its own whatever they are called
+    if best is None and len(video_stems) == 1:
+        return next(iter(video_stems.values()))  # one video in the folder: its subtitles are its own
     return best

@@ -195,3 +195,9 @@ def test_two_index_processes_at_once_stay_consistent(tmp_path: Path, anivault_ho
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert conn.execute("SELECT count(*), count(DISTINCT path) FROM files").fetchone() == (1000, 1000)
     assert conn.execute("SELECT count(*) FROM parses").fetchone() == (1000,)
+
+
+def test_head_constant_matches_the_migration_scripts() -> None:
+    from anivault.db.migrate import HEAD
+
+    assert head_revision() == HEAD

@@ -29,7 +29,7 @@ from typing import Any
 
 from anivault.db.engine import Database, writer_lock
 from anivault.errors import UsageError
-from anivault.media import companion_video
+from anivault.media import companion_video, stem
 from anivault.parsing import PARSER_VERSION, parse_name
 from anivault.pathcodec import decode_path, display, encode_path
 from anivault.pipeline.scan import IgnoreRules, ScannedFile, ScannedFolder, WalkError, walk
@@ -515,13 +515,12 @@ def _index_folder(
                 known[name] = (fid, size, mtime_ns, status, pver)
     parts = [p for p in folder.path.split(os.sep) if p]
     folders = tuple(parts[-3:])
-    videos = [f.name for f in folder.files if f.kind == "video"]
+    video_stems: dict[str, str] | None = None
     touched = False
     for sf in folder.files:
         report.seen += 1
         name_text = encode_path(sf.name)[0]
-        video_name = companion_video(sf.name, videos) if sf.kind in ("subtitle", "audio") else None
-        row = FileRow("new", None, sf.path, folder.path, root_id, sf, video_name, folders=folders)
+        row = FileRow("new", None, sf.path, folder.path, root_id, sf, None, folders=folders)
         hit = known.pop(name_text, None)
         if hit is not None:
             fid, size, mtime_ns, status, pver = hit
@@ -543,6 +542,11 @@ def _index_folder(
                 report.unchanged += 1
                 touched = True
                 continue
+        if sf.kind in ("subtitle", "audio"):  # only rows we write need their video
+            if video_stems is None:
+                video_stems = {stem(f.name): f.name for f in folder.files if f.kind == "video"}
+            row.video_name = companion_video(sf.name, video_stems)
+        if hit is not None:
             if same and not stale and row.action == "restore":
                 row.parse = None
                 writer.put(("rows", [row]))

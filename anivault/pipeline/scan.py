@@ -71,20 +71,21 @@ def walk(
     follow_symlinks: bool = False,
     on_error: Callable[[WalkError], None] = lambda e: None,
 ) -> Iterator[ScannedFolder]:
-    """Yield every folder under the roots (depth first, names sorted for a stable order)."""
+    """Yield every folder under the roots (depth first, in the order the OS lists them)."""
     seen_dirs: set[tuple[int, int]] = set()
     for root in roots:
         stack: list[tuple[str, str]] = [(root, "")]
         while stack:
             folder, rel = stack.pop()
             try:
-                st = os.stat(folder) if follow_symlinks else os.lstat(folder)
-                key = (st.st_dev, st.st_ino)
-                if follow_symlinks and key in seen_dirs and key != (0, 0):
-                    continue  # a symlink loop, or the same folder reached twice
-                seen_dirs.add(key)
+                if follow_symlinks:
+                    st = os.stat(folder)
+                    key = (st.st_dev, st.st_ino)
+                    if key in seen_dirs and key != (0, 0):
+                        continue  # a symlink loop, or the same folder reached twice
+                    seen_dirs.add(key)
                 with os.scandir(folder) as it:
-                    entries = sorted(it, key=lambda e: e.name)
+                    entries = list(it)
             except OSError as exc:
                 on_error(WalkError(folder, exc.strerror or str(exc), True))
                 continue
@@ -122,8 +123,7 @@ def walk(
                         est.st_ino,
                     )
                 )
-            # Reverse so the stack pops subfolders in name order.
-            stack.extend(reversed(subdirs))
+            stack.extend(subdirs)
             yield out
 
 
