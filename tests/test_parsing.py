@@ -269,3 +269,47 @@ def test_parsed_name_is_frozen() -> None:
 def test_deterministic() -> None:
     name = "【喵萌奶茶屋】★04月新番★[间谍过家家 / SPY×FAMILY][05][1080p][简体][招募翻译校对]"
     assert parse_name(name) == parse_name(name) == parse_name(name)
+
+
+def _parse_cli() -> Any:
+    import typer
+
+    from anivault.cli import cmd_parse
+
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:  # a callback keeps `parse` a named subcommand
+        pass
+
+    cmd_parse.register(app)
+    return app
+
+
+def test_cli_json_in_input_order_with_stdin_and_folders() -> None:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(
+        _parse_cli(),
+        ["parse", "Frieren/Season 2/03.mkv", "-", "--json"],
+        input="[Ohys-Raws] 귀멸의 칼날 3기 12화 (1080p).mp4\n\n[SubsPlease] Dungeon Meshi - 05 (1080p).mkv\n",
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["input"] for r in rows] == [
+        "Frieren/Season 2/03.mkv",
+        "[Ohys-Raws] 귀멸의 칼날 3기 12화 (1080p).mp4",
+        "[SubsPlease] Dungeon Meshi - 05 (1080p).mkv",
+    ]
+    assert (rows[0]["title"], rows[0]["season"], rows[0]["episode"]) == ("Frieren", 2, 3)
+    assert rows[1]["season"] == 3 and rows[2]["episode"] == 5
+    assert all(r["parser_version"] == PARSER_VERSION for r in rows)
+
+
+def test_cli_table_shows_brackets_verbatim() -> None:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(_parse_cli(), ["parse", "[SubsPlease] Dungeon Meshi - 05 (1080p).mkv"])
+    assert result.exit_code == 0, result.output
+    assert "[SubsPlease]" in result.stdout
+    assert "Dungeon Meshi" in result.stdout

@@ -74,10 +74,11 @@ def parse(
     Nothing is written to the library. A name containing a path separator uses its folder names as
     context (Show/Season 2/03.mkv).
 
-    Example:
+    Examples:
 
-        anivault parse "[SubsPlease] Sousou no Frieren S2 - 03 (1080p) [0A1B2C3D].mkv"
-
+    \b
+        anivault parse "[SubsPlease] Sousou no Frieren S2 - 03 (1080p).mkv"
+        anivault parse "Frieren/Season 2/03.mkv" --json
         find /anime -name '*.mkv' | anivault parse - --json
     """
     rows: list[tuple[str, ParsedName]] = []
