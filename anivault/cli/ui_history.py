@@ -1,0 +1,168 @@
+"""History & rollback: the ledger's runs, one run's items, and undoing a run after showing every step."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from anivault.cli.ui_term import Back, MenuItem, Terminal, esc, one_of, short_path
+
+if TYPE_CHECKING:
+    from anivault.organize.execute import RunSummary
+    from anivault.organize.ledger import OperationRow
+    from anivault.organize.plan import Step
+
+SHOWN_RUNS = 10  # the newest runs fit an 80×24 screen with the prompt; any run number is accepted
+SHOWN_ITEMS = 12
+
+
+def _operations() -> list[OperationRow]:
+    from anivault.cli.common import open_library
+    from anivault.organize.ledger import Ledger
+
+    with open_library() as db, Ledger(db) as ledger:
+        return ledger.operations()
+
+
+def _states(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "-"
+
+
+def screen(term: Terminal) -> None:
+    while True:
+        ops = _operations()
+        term.title("History & rollback")
+        if not ops:
+            term.text("No organize runs yet: the Run wizard records every run here.")
+            term.pause()
+            return
+        from rich.table import Table
+
+        table = Table(header_style="bold", pad_edge=False, box=None)
+        table.add_column("run", justify="right")
+        table.add_column("when (UTC)", no_wrap=True)
+        table.add_column("kind", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("files", justify="right")
+        table.add_column("destination", overflow="ellipsis", no_wrap=True, max_width=28)
+        for o in reversed(ops[-SHOWN_RUNS:]):
+            kind = o.kind + (f" of {o.undo_of}" if o.undo_of else "")
+            table.add_row(
+                str(o.id), o.created_at[:16], kind, o.status, str(o.total), esc(short_path(o.dest or "", 28))
+            )
+        term.print(table)
+        if len(ops) > SHOWN_RUNS:
+            term.text(f"({len(ops) - SHOWN_RUNS} older runs not shown; type any run number)")
+        ids = {str(o.id): o for o in ops}
+        answer = term.ask(
+            "Run to open (b = back)",
+            check=one_of(ids, "run"),
+        )
+        try:
+            show_run(term, ids[answer].id)
+        except Back:
+            continue
+
+
+def show_run(term: Terminal, op_id: int) -> None:
+    """One run's items; an organize run can be rolled back from here."""
+    from anivault.cli.common import open_library
+    from anivault.organize.ledger import Ledger
+
+    with open_library() as db, Ledger(db) as ledger:
+        op = ledger.operation(op_id)
+        items = list(ledger.items(op_id))
+        undone = ledger.rollback_of(op_id) if op is not None and op.kind == "organize" else None
+    if op is None:
+        term.error(f"there is no run {op_id}")
+        return
+    files = [i for i in items if i.action != "mkdir"]
+    term.title(f"Run {op.id}: {op.kind}, {op.status}")
+    term.text(f"started {op.created_at[:19]} UTC, {len(files)} files ({_states(op.counts)})")
+    if op.dest:
+        term.text(f"destination: {op.dest}")
+    if undone is not None:
+        term.text(f"rolled back by run {undone.id} ({undone.status})")
+    from rich.table import Table
+
+    table = Table(header_style="bold", pad_edge=False, box=None)
+    table.add_column("action", no_wrap=True)
+    table.add_column("file", overflow="fold")
+    table.add_column("state", no_wrap=True)
+    for it in files[:SHOWN_ITEMS]:
+        name = os.path.basename(it.dst)
+        table.add_row(
+            it.action, esc(name), it.state + (f" ({it.note})" if it.note and it.state != "done" else "")
+        )
+    term.print(table)
+    if len(files) > SHOWN_ITEMS:
+        term.text(f"… and {len(files) - SHOWN_ITEMS} more (all of them: anivault log show {op.id})")
+    options = []
+    if op.kind == "organize" and op.counts.get("done"):
+        options.append(MenuItem("r", "Roll this run back", "shows every step first"))
+    if not options:
+        term.pause()
+        return
+    choice = term.menu(f"Run {op.id}", options)
+    if choice == "r":
+        rollback_run(term, op.id)
+
+
+def rollback_run(term: Terminal, op_id: int) -> RunSummary | None:
+    """Show the steps a rollback would take, ask, then do it. Returns the rollback's summary."""
+    from anivault.cli.common import open_library
+    from anivault.organize import service
+
+    with open_library() as db:
+        planned = service.rollback(db, op_id, dry_run=True)
+    assert isinstance(planned, list)
+    show_steps(term, planned)
+    moves = sum(1 for s in planned if s.action != "rmdir")
+    if not term.confirm(f"Roll back run {op_id}: {moves} files go back, empty folders are removed?"):
+        term.text("Nothing changed.")
+        return None
+    with open_library() as db, term.progress("rolling back", len(planned)) as update:
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            update(completed=done)
+
+        summary = service.rollback(db, op_id, progress=advance)
+    assert not isinstance(summary, list)
+    report(term, summary)
+    return summary
+
+
+def show_steps(term: Terminal, steps: list[Step]) -> None:
+    from rich.table import Table
+
+    term.title(f"What the rollback will do ({len(steps)} steps)")
+    table = Table(header_style="bold", pad_edge=False, box=None)
+    table.add_column("step", no_wrap=True)
+    table.add_column("what", overflow="fold")
+    for s in steps[:SHOWN_ITEMS]:
+        if s.action == "rmdir":
+            table.add_row("remove", esc(short_path(s.dst, 60) + " (if empty)"))
+        elif s.action == "unlink":
+            table.add_row("delete", esc(short_path(s.dst, 60) + " (our copy or link)"))
+        else:
+            table.add_row(s.action, esc(f"{os.path.basename(s.src or '')} → {short_path(s.dst, 60)}"))
+    term.print(table)
+    if len(steps) > SHOWN_ITEMS:
+        term.text(f"… and {len(steps) - SHOWN_ITEMS} more steps")
+
+
+def report(term: Terminal, summary: RunSummary) -> None:
+    """A run's outcome in one line, then its problems."""
+    if summary.op_id == 0:
+        term.text("Nothing to do: every file is already in place.")
+        return
+    line = f"run {summary.op_id} ({summary.kind}): {summary.status}: {_states(summary.counts)}"
+    if summary.status == "done":
+        term.ok(line)
+    else:
+        term.error(line, f"see History → run {summary.op_id}; fix the cause and try again")
+    for src, dst, note in summary.problems[:SHOWN_ITEMS]:
+        term.text(f"  {note}: {src or dst}")
