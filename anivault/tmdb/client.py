@@ -25,6 +25,7 @@ from typing import Any
 
 import requests
 import requests.adapters
+import urllib3
 from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 
 from anivault.config import Settings
@@ -314,8 +315,19 @@ class PoliteSession(requests.Session):
             raise TmdbBadResponse(f"TMDB answer too large ({int(length)} bytes > {cap})")
         chunks: list[bytes] = []
         size = 0
+        raw = response.raw
         try:
-            for chunk in response.iter_content(chunk_size=65536, decode_unicode=False):
+            while True:
+                # read1 returns whatever has arrived (iter_content would wait for a full chunk), so the
+                # deadline is checked even against a server that trickles a byte at a time
+                try:
+                    chunk = raw.read1(65536, decode_content=True)
+                except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
+                    raise requests.exceptions.Timeout("read timed out") from exc
+                except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError, OSError) as exc:
+                    raise requests.exceptions.ChunkedEncodingError(str(exc)) from exc
+                if not chunk:
+                    break
                 size += len(chunk)
                 if size > cap:
                     raise TmdbBadResponse(f"TMDB answer too large (over {cap} bytes)")
