@@ -29,7 +29,6 @@ DEPENDENCIES = (
     "sqlalchemy",
     "alembic",
     "anitopy",
-    "parse",
     "tmdbv3api",
     "requests",
     "urllib3",

@@ -1,0 +1,134 @@
+"""Build the one-file executable and smoke-test it the way a user runs it (issue 6 item 7).
+
+Skipped unless PyInstaller is installed. ``ANIVAULT_EXE=/path/to/anivault`` tests an already built file
+instead of building one (the release workflow builds once, then runs this against the artifact).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOG = ROOT / "tests" / "fixtures" / "tmdb_catalog_small.json"
+
+pytestmark = [pytest.mark.exe, pytest.mark.slow, pytest.mark.timeout(1200)]
+
+MEDIA = [
+    "Frieren/[SubsPlease] Sousou no Frieren - 01 (1080p) [ABCD1234].mkv",
+    "Frieren/[SubsPlease] Sousou no Frieren - 02 (1080p) [ABCD1235].mkv",
+    "Frieren/[SubsPlease] Sousou no Frieren - 02 (1080p) [ABCD1235].ja.ass",
+    "進撃の巨人/[Group] Shingeki no Kyojin - 01 [720p].mkv",
+    "Kimi no Na wa (2016) [1080p].mkv",
+]
+
+
+@pytest.fixture(scope="module")
+def exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    prebuilt = os.environ.get("ANIVAULT_EXE")
+    if prebuilt:
+        return Path(prebuilt).resolve()
+    if importlib.util.find_spec("PyInstaller") is None:
+        pytest.skip("PyInstaller is not installed (pip install pyinstaller)")
+    out = tmp_path_factory.mktemp("exe")
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "build_exe.py"),
+            "--dist",
+            str(out / "dist"),
+            "--work",
+            str(out / "work"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1100,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    path = Path(proc.stdout.strip().splitlines()[-1])
+    assert path.exists()
+    print(f"built {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.0f} s")
+    return path
+
+
+@pytest.fixture(scope="module")
+def emulator_url() -> Iterator[str]:
+    spec = importlib.util.spec_from_file_location("tmdb_emulator", ROOT / "scripts" / "tmdb_emulator.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("tmdb_emulator", mod)
+    spec.loader.exec_module(mod)
+    running = mod.start_emulator(CATALOG, api_key="test-key")
+    yield running.base_url
+    running.stop()
+
+
+def run(exe: Path, env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    # Run from a neutral folder so nothing can be imported from the source tree by accident.
+    return subprocess.run(
+        [str(exe), *args],
+        env=env,
+        cwd=env["ANIVAULT_HOME"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+    )
+
+
+def test_executable_smoke(exe: Path, emulator_url: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    media, dest = tmp_path / "media", tmp_path / "Vault"
+    for name in MEDIA:
+        p = media / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"\0" * 1024)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANIVAULT_", "PYTHON"))}
+    env.update(
+        ANIVAULT_HOME=str(home),
+        ANIVAULT_TMDB_URL=emulator_url,
+        ANIVAULT_TMDB_KEY="test-key",
+        PYTHONIOENCODING="cp1252",  # a legacy code page must not break Japanese output
+    )
+
+    r = run(exe, env, "--version")
+    assert r.returncode == 0 and r.stdout.startswith("anivault "), r.stderr
+
+    r = run(exe, env, "index", str(media), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["seen"] >= 4
+
+    # The migrations travelled inside the executable: the new database is at head.
+    r = run(exe, env, "verify", "--json")
+    checks: dict[str, Any] = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
+    assert checks["dependencies"]["status"] == "ok", checks["dependencies"]
+    assert checks["schema version"]["status"] == "ok", checks["schema version"]
+    assert checks["TMDB reachable"]["status"] == "ok", checks["TMDB reachable"]
+    assert r.returncode == 0, r.stdout
+
+    help_text = run(exe, env, "--help").stdout
+    if " match " not in help_text:
+        pytest.skip("this build has no `match` command yet")
+    r = run(exe, env, "match", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "test-key" not in r.stdout + r.stderr
+
+    r = run(exe, env, "organize", "--dest", str(dest), "--json")
+    assert r.returncode == 0, r.stderr
+    json.loads(r.stdout)
+    assert not dest.exists() or not any(dest.rglob("*.mkv")), "a dry run moves nothing"
+    assert all((media / name).exists() for name in MEDIA)
+
+    r = run(exe, env, "ls", "--json")
+    assert r.returncode == 0 and "進撃の巨人" in r.stdout
