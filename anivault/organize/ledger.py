@@ -124,10 +124,32 @@ def _row_to_item(r: Sequence[Any]) -> LedgerItem:
     )
 
 
+def items_from_steps(op_id: int, steps: Sequence[Step]) -> Iterator[LedgerItem]:
+    """The items of a run just written, without reading them back (they are exactly the steps)."""
+    for s in steps:
+        yield LedgerItem(
+            0,
+            op_id,
+            s.seq,
+            s.action,
+            s.src,
+            s.dst,
+            s.fp,
+            None,
+            s.file_id,
+            "pending",
+            None,
+            None,
+            None,
+            s.undo_of,
+        )
+
+
 class Ledger:
     """One connection to the ledger with synchronous=FULL for as long as it is open."""
 
     def __init__(self, db: Database) -> None:
+        self.db = db
         self._raw = db.engine.raw_connection()
         self.conn = cast(sqlite3.Connection, self._raw.dbapi_connection)
         # FULL: an intent must survive power loss before the action it announces (G3). The connection's
@@ -221,7 +243,7 @@ class Ledger:
             item_rows.append(
                 (
                     r.state, r.note, st.st_dev if st else None, st.st_ino if st else None, r.hash,
-                    dst_text, dst_text is not None, dst_raw, r.action, stamp, r.item.id,
+                    dst_text, dst_text is not None, dst_raw, r.action, stamp, r.item.op_id, r.item.seq,
                 )
             )  # fmt: skip
             if r.state == "done" and r.item.file_id is not None and (r.action or r.item.action) == "move":
@@ -244,7 +266,7 @@ class Ledger:
                 "UPDATE operation_items SET state=?, note=?, dst_dev=COALESCE(?, dst_dev),"
                 " dst_inode=COALESCE(?, dst_inode), hash=COALESCE(?, hash), dst=COALESCE(?, dst),"
                 " dst_raw=CASE WHEN ? THEN ? ELSE dst_raw END, action=COALESCE(?, action),"
-                " finished_at=? WHERE id=?",
+                " finished_at=? WHERE op_id=? AND seq=?",
                 item_rows,
             )
             if undone:
@@ -324,10 +346,6 @@ class Ledger:
             for r in rows:
                 yield _row_to_item(r)
             last = rows[-1][2]
-
-    def item_by_id(self, item_id: int) -> LedgerItem | None:
-        r = self.conn.execute(f"SELECT {_ITEM_COLS} FROM operation_items WHERE id=?", (item_id,)).fetchone()
-        return _row_to_item(r) if r else None
 
     def operation(self, op_id: int) -> OperationRow | None:
         rows = self._operations("WHERE id=?", (op_id,))

@@ -95,6 +95,7 @@ class Move:
     # todo|noop|identical|skip|stale — todo is the only one that becomes a step
     status: str = "todo"
     note: str | None = None
+    occupied: bool = False  # the target exists now: another move of this plan vacates it first
 
 
 @dataclass(slots=True)
@@ -225,6 +226,7 @@ def check_moves(moves: list[Move], conflict: str, *, compare_identical: bool = T
         if st is not None:
             vacated = moving_away.get((st.st_dev, st.st_ino))
             if vacated is not None and (vacated is m or vacated.status == "todo"):
+                m.occupied = True
                 taken[key] = m  # a swap, a chain, or a case-only rename: expand_steps orders it
                 continue
             if compare_identical and stat_is_file(st) and same_content(m.src, m.dst):
@@ -308,7 +310,7 @@ def _visit(
     blocker = by_src.get(m.dst) if m.action == "move" else None
     if blocker is None and m.action == "move" and nfc_key(m.src) == nfc_key(m.dst):
         blocker = m  # case-only rename: on a case-insensitive filesystem the target "exists"
-    if blocker is None and m.action == "move":
+    if blocker is None and m.action == "move" and m.occupied:
         st = lstat_or_none(m.dst)
         if st is not None:
             blocker = next(
@@ -327,7 +329,10 @@ def _visit(
 
 
 def _mkdirs(folder: str, made: set[str], steps: list[Step]) -> None:
-    if folder in made or os.path.isdir(folder):
+    if folder in made:
+        return
+    if os.path.isdir(folder):
+        made.add(folder)
         return
     parent = os.path.dirname(folder)
     if parent != folder:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from anivault.errors import AniVaultError, UsageError
 from anivault.organize.execute import RunOptions, RunSummary, finish, run_operation
 from anivault.organize.fileops import Fingerprint, crashpoint
-from anivault.organize.ledger import Ledger
+from anivault.organize.ledger import Ledger, items_from_steps
 from anivault.organize.plan import (
     ACTIONS,
     CONFLICTS,
@@ -163,10 +163,16 @@ def apply_plan(
     verify: bool = False,
     progress: Progress | None = None,
     preflight: bool = True,
+    recheck: bool = True,
 ) -> RunSummary:
-    """Write the plan to the ledger (one durable transaction), then carry it out."""
+    """Write the plan to the ledger (one durable transaction), then carry it out.
+
+    ``recheck=False`` skips re-checking a plan made moments ago in this process: the executor still checks
+    every source fingerprint and never clobbers, so only the up-front report of stale items is skipped.
+    """
     with writing(db, "organize") as ledger:
-        recheck_plan(plan)
+        if recheck:
+            recheck_plan(plan)
         if preflight and plan.todo:
             _preflight(plan)
         steps = expand_steps(plan.moves, secrets.token_hex(4))
@@ -178,7 +184,8 @@ def apply_plan(
         args = {"action": plan.action, "conflict": plan.conflict, "template": plan.template, "verify": verify}
         op_id = ledger.create_operation("organize", plan.dest, args, steps, dest_dev=os.stat(probe).st_dev)
         crashpoint("after_intent_commit")
-        return run_operation(ledger, op_id, RunOptions(verify, plan.conflict), progress)
+        fresh = items_from_steps(op_id, steps)
+        return run_operation(ledger, op_id, RunOptions(verify, plan.conflict), progress, fresh)
 
 
 def resume(db: Database, op_id: int | None = None, progress: Progress | None = None) -> RunSummary:
@@ -255,4 +262,4 @@ def rollback(
             )
         new_id = ledger.create_operation("rollback", None, {"of": op_id}, steps, undo_of=op_id)
         crashpoint("after_intent_commit")
-        return run_operation(ledger, new_id, RunOptions(), progress)
+        return run_operation(ledger, new_id, RunOptions(), progress, items_from_steps(new_id, steps))
