@@ -204,7 +204,10 @@ def parse_terms(words: str | Sequence[str]) -> tuple[Term, ...]:
         if field not in FIELD_HELP:
             raise UsageError(f"unknown field {name!r} in {word!r}", hint=fields_hint())
         if not value.strip():
-            raise UsageError(f"{word!r} has no value after the colon", hint=f"{field}: {FIELD_HELP[field]}")
+            raise UsageError(
+                f"{word!r} has no value after the colon",
+                hint=f"{field}: {FIELD_HELP[field]}; {fields_hint()}",
+            )
         term = Term(field, value.strip(), negate)
         _condition(term)  # validate now, so a bad value fails before the database is opened
         terms.append(term)
