@@ -60,9 +60,10 @@ def run_ui(term: Terminal) -> int:
 
     screens = _screens()
     items = [MenuItem(k, label, note) for k, (label, note, _fn) in screens.items()]
+    notice: str | None = None
     while True:
         try:
-            key = term.menu("AniVault", items, back="Exit")
+            key = term.menu("AniVault", items, back="Exit", clear=True, notice=notice)
         except Back:
             return 0
         except EOFError:
@@ -72,6 +73,7 @@ def run_ui(term: Terminal) -> int:
             term.text("")
             term.print("[dim]bye[/dim]")
             return INTERRUPTED
+        notice = None
         try:
             screens[key][2](term)
         except Back:
@@ -81,6 +83,8 @@ def run_ui(term: Terminal) -> int:
             return 0
         except (KeyboardInterrupt, Interrupted):
             term.text("")
-            term.print("[yellow]interrupted[/yellow]: back at the home screen (Ctrl-C again to exit)")
+            notice = "[yellow]interrupted[/yellow]: what finished is saved (Ctrl-C again to exit)"
+            term.print(notice)
         except AniVaultError as exc:
             term.show_error(exc)
+            term.pause()

@@ -43,7 +43,7 @@ def screen(term: Terminal) -> None:
         table.add_column("when (UTC)", no_wrap=True)
         table.add_column("kind", no_wrap=True)
         table.add_column("status", no_wrap=True)
-        table.add_column("files", justify="right")
+        table.add_column("steps", justify="right")
         table.add_column("destination", overflow="ellipsis", no_wrap=True, max_width=28)
         for o in reversed(ops[-SHOWN_RUNS:]):
             kind = o.kind + (f" of {o.undo_of}" if o.undo_of else "")
@@ -136,22 +136,26 @@ def rollback_run(term: Terminal, op_id: int) -> RunSummary | None:
 
 
 def show_steps(term: Terminal, steps: list[Step]) -> None:
-    from rich.table import Table
+    """One line per file going back (cut to the screen width); folders are summed up."""
+    from rich.cells import cell_len, set_cell_size
 
     term.title(f"What the rollback will do ({len(steps)} steps)")
-    table = Table(header_style="bold", pad_edge=False, box=None)
-    table.add_column("step", no_wrap=True)
-    table.add_column("what", overflow="fold")
-    for s in steps[:SHOWN_ITEMS]:
-        if s.action == "rmdir":
-            table.add_row("remove", esc(short_path(s.dst, 60) + " (if empty)"))
-        elif s.action == "unlink":
-            table.add_row("delete", esc(short_path(s.dst, 60) + " (our copy or link)"))
+    files = [s for s in steps if s.action != "rmdir"]
+    width = max(40, term.console.width - 2)
+    for s in files[:SHOWN_ITEMS]:
+        if s.action == "unlink":
+            line = f"delete {os.path.basename(s.dst)} (the copy or link the run made)"
         else:
-            table.add_row(s.action, esc(f"{os.path.basename(s.src or '')} → {short_path(s.dst, 60)}"))
-    term.print(table)
-    if len(steps) > SHOWN_ITEMS:
-        term.text(f"… and {len(steps) - SHOWN_ITEMS} more steps")
+            name = os.path.basename(s.src or "")
+            line = f"{s.action} {name} → {short_path(s.dst, max(20, width - cell_len(name) - 8))}"
+        if cell_len(line) > width:
+            line = set_cell_size(line, width - 1).rstrip() + "…"
+        term.text(line)
+    if len(files) > SHOWN_ITEMS:
+        term.text(f"… and {len(files) - SHOWN_ITEMS} more files")
+    folders = len(steps) - len(files)
+    if folders:
+        term.text(f"then remove the {folders} folders the run created, where empty")
 
 
 def report(term: Terminal, summary: RunSummary) -> None:

@@ -78,7 +78,11 @@ class Terminal:
         """A line printed as is (file names may hold `[` and `]`)."""
         self.console.print(line, markup=False, highlight=False)
 
-    def title(self, text: str) -> None:
+    def title(self, text: str, *, clear: bool = False) -> None:
+        """A screen's heading; ``clear`` starts a fresh screen first (only on a real terminal: captures
+        and scripted sessions keep everything)."""
+        if clear and self.console.is_terminal:
+            self.console.clear()
         self.console.rule(f"[bold]{_esc(text)}[/bold]", align="left")
 
     def error(self, message: str, hint: str | None = None) -> None:
@@ -154,10 +158,20 @@ class Terminal:
         return picked
 
     def menu(
-        self, title: str, items: Sequence[MenuItem], *, back: str = "Back", prompt: str = "Choose"
+        self,
+        title: str,
+        items: Sequence[MenuItem],
+        *,
+        back: str = "Back",
+        prompt: str = "Choose",
+        clear: bool = False,
+        notice: str | None = None,
     ) -> str:
-        """Show numbered items and return the chosen key; `0`/`b` (and Enter) go back (:class:`Back`)."""
-        self.title(title)
+        """Show numbered items and return the chosen key; `0`/`b` (and Enter) go back (:class:`Back`).
+        ``notice`` is a line shown under the title (what just happened)."""
+        self.title(title, clear=clear)
+        if notice:
+            self.console.print(notice, highlight=False)
         from rich.cells import cell_len
 
         width = max((cell_len(i.label) for i in items), default=0)

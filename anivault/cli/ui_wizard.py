@@ -63,7 +63,7 @@ def screen(term: Terminal) -> None:
 def wizard(term: Terminal, start: RunAnswers, *, profile: str | None = None) -> None:
     """Ask (with ``start`` as defaults), confirm, run. ``profile`` names the profile the defaults came from."""
     answers = ask_all(term, start)
-    term.title("Ready")
+    term.title("Ready", clear=True)
     summarise(term, answers)
     if not term.confirm("Index, match and plan now (a dry run: nothing is moved yet)?", default=True):
         raise Back
@@ -126,7 +126,7 @@ def check_template(answer: str) -> str | None:
 
 
 def ask_sources(term: Terminal, a: RunAnswers) -> RunAnswers:
-    term.title("Run wizard 1/6: source folders")
+    term.title("Run wizard 1/6: source folders", clear=True)
     if a.sources:
         for s in a.sources:
             term.text(f"  {s}")
@@ -158,20 +158,20 @@ def ask_sources(term: Terminal, a: RunAnswers) -> RunAnswers:
 
 
 def ask_dest(term: Terminal, a: RunAnswers) -> RunAnswers:
-    term.title("Run wizard 2/6: destination")
+    term.title("Run wizard 2/6: destination", clear=True)
     term.text("The library folder to organize into (created if missing; not inside a source).")
     dest = term.ask("Destination", default=a.dest or None, check=lambda d: check_dest(d, a.sources))
     return replace(a, dest=os.path.realpath(os.path.expanduser(dest)))
 
 
 def ask_language(term: Terminal, a: RunAnswers) -> RunAnswers:
-    term.title("Run wizard 3/6: language")
+    term.title("Run wizard 3/6: language", clear=True)
     term.text("Titles come from TMDB in this language (en-US, ja-JP, ko-KR, …).")
     return replace(a, language=term.ask("Language", default=a.language, check=check_language))
 
 
 def ask_rate(term: Terminal, a: RunAnswers) -> RunAnswers:
-    term.title("Run wizard 4/6: request rate")
+    term.title("Run wizard 4/6: request rate", clear=True)
     term.text("TMDB requests per second (TMDB allows about 40; lower it on a shared connection).")
     rate = term.ask("Rate", default=f"{a.rate:g}", check=check_rate)
     return replace(a, rate=float(rate))
@@ -180,7 +180,7 @@ def ask_rate(term: Terminal, a: RunAnswers) -> RunAnswers:
 def ask_action(term: Terminal, a: RunAnswers) -> RunAnswers:
     from anivault.organize.plan import ACTIONS
 
-    term.title("Run wizard 5/6: action")
+    term.title("Run wizard 5/6: action", clear=True)
     term.text("move: files leave the source · copy: both stay · hardlink: same file, two names (one disk)")
     term.text("symlink: the library points at the source")
     return replace(a, action=term.choose("Action", ACTIONS, default=a.action))
@@ -189,7 +189,7 @@ def ask_action(term: Terminal, a: RunAnswers) -> RunAnswers:
 def ask_template(term: Terminal, a: RunAnswers) -> RunAnswers:
     from anivault.organize.template import PRESETS
 
-    term.title("Run wizard 6/6: naming template")
+    term.title("Run wizard 6/6: naming template", clear=True)
     term.text("How a file lands in the library, for example:")
     for name in PRESETS:
         term.text(f"  {name:9} {example(name)}")

@@ -1,0 +1,351 @@
+"""`anivault ui`: scripted sessions end to end against the TMDB emulator (index → match → plan → apply →
+rollback, checked in the database and on disk), bad answers asked again with the reason, Ctrl-C, wide
+(CJK) titles at 80 columns, and one session in a real pseudo-terminal."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import select
+import sqlite3
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import RunCli, make_files
+from rich.cells import cell_len
+from rich.console import Console
+
+from anivault.cli.cmd_ui import run_ui
+from anivault.cli.common import STATE, CliState
+from anivault.cli.ui_term import Terminal
+
+CTRL_C = object()  # in a script: the user presses Ctrl-C at this prompt
+
+NAMES = [
+    "[SubsPlease] Sousou no Frieren - 01 (1080p).mkv",
+    "[SubsPlease] Sousou no Frieren - 02 (1080p).mkv",
+    "[SubsPlease] Sousou no Frieren - 02 (1080p).ass",
+    "進撃の巨人 第01話.mkv",
+    "진격의 거인 02화.mkv",
+    "Your Name (2016).mkv",
+]
+
+
+class Script:
+    """Answers for the prompts, in order; running out is end of input (EOFError)."""
+
+    def __init__(self, answers: list[object]) -> None:
+        self.answers = list(answers)
+
+    def __call__(self) -> str:
+        if not self.answers:
+            raise EOFError
+        answer = self.answers.pop(0)
+        if answer is CTRL_C:
+            raise KeyboardInterrupt
+        assert isinstance(answer, str)
+        return answer
+
+
+def session(answers: list[object], width: int = 80) -> tuple[int, str, Script]:
+    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
+    script = Script(answers)
+    code = run_ui(Terminal(console, script))
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    return code, out, script
+
+
+@pytest.fixture(autouse=True)
+def fresh_state() -> Iterator[None]:
+    STATE.__dict__.update(CliState().__dict__)
+    yield
+    STATE.__dict__.update(CliState().__dict__)
+
+
+def _db(home: Path) -> sqlite3.Connection:
+    from anivault.paths import resolve_db_path
+
+    return sqlite3.connect(resolve_db_path(None))
+
+
+def _video_paths(home: Path) -> set[str]:
+    with _db(home) as conn:
+        return {r[0] for r in conn.execute("SELECT path FROM files WHERE status='present'")}
+
+
+def _files_under(folder: Path) -> set[str]:
+    return {str(p) for p in folder.rglob("*") if p.is_file()}
+
+
+WIZARD_TO_PLAN = [
+    "1",  # home → Run wizard
+    "{src}",  # source folder 1
+    "",  # done with sources
+    "{dest}",  # destination
+    "",  # language: default en-US
+    "",  # rate: default
+    "move",  # action
+    "plex",  # template
+    "",  # run now? (default yes)
+]
+
+
+def _fill(script: list[str], **values: str) -> list[object]:
+    return [s.format(**values) for s in script]
+
+
+def test_wizard_apply_then_history_rollback(tmp_path: Path, emulator: object, anivault_home: Path) -> None:
+    src, dest = tmp_path / "incoming", tmp_path / "Library"
+    make_files(src, NAMES, size=64)
+    before = _files_under(src)
+
+    # 1: index → match → plan (dry run, nothing moves) → apply after an explicit yes.
+    answers = _fill(WIZARD_TO_PLAN, src=str(src), dest=str(dest))
+    answers += ["a", "n"]  # apply? no: nothing changes, back at the plan's menu
+    answers += ["a", "y", ""]  # apply, yes, Enter to continue
+    answers += ["0"]  # exit
+    code, out, script = session(answers)
+    assert code == 0, out
+    assert not script.answers
+    assert "Plan (dry run: nothing has changed)" in out
+    assert "6 to move" in out
+    assert "Nothing changed." in out
+    assert "run 1 (organize): done" in out
+    moved = _files_under(dest)
+    assert len(moved) == 6 and not _files_under(src)
+    assert f"{dest}/Attack on Titan (2013) [tmdbid-1429]/Season 01/Attack on Titan - S01E01.mkv" in moved
+    assert f"{dest}/Attack on Titan (2013) [tmdbid-1429]/Season 01/Attack on Titan - S01E02.mkv" in moved
+    assert _video_paths(anivault_home) == moved  # files.path followed every move
+    with _db(anivault_home) as conn:
+        assert conn.execute("SELECT kind, status FROM operations").fetchall() == [("organize", "done")]
+        assert conn.execute("SELECT count(*) FROM matches WHERE status='matched'").fetchone()[0] == 5
+
+    # 2: History → run 1 → roll back (the steps are shown first) → yes.
+    code, out, script = session(["3", "1", "r", "y", "b", "0"])
+    assert code == 0, out
+    assert "What the rollback will do" in out
+    assert "move Attack on Titan - S01E02.mkv → " in out
+    assert "run 2 (rollback): done" in out
+    assert _files_under(src) == before
+    assert not dest.exists()  # the folders the run created are gone too
+    assert _video_paths(anivault_home) == before
+    with _db(anivault_home) as conn:
+        assert conn.execute("SELECT id, kind, status, undo_of FROM operations ORDER BY id").fetchall() == [
+            (1, "organize", "rolled_back", None),
+            (2, "rollback", "done", 1),
+        ]
+
+
+def test_bad_answers_are_asked_again_with_the_reason(tmp_path: Path) -> None:
+    src = tmp_path / "incoming"
+    make_files(src, ["a.mkv"])
+    a_file = src / "a.mkv"
+    answers: list[object] = [
+        "1",
+        str(tmp_path / "nope"),  # does not exist
+        str(a_file),  # a file, not a folder
+        str(src),
+        str(src),  # twice
+        "",
+        str(src / "Library"),  # inside the source
+        str(tmp_path / "Library"),
+        "japanese",  # not a language code
+        "ja-JP",
+        "0",  # rate out of range
+        "fast",  # not a number
+        "10",
+        "teleport",  # not an action
+        "copy",
+        "custom",
+        "{title}/{nope}.{ext}",  # unknown field
+        "b",  # back: the template choice again
+        "b",  # back: the action again
+        CTRL_C,  # Ctrl-C inside a screen: home
+        "0",
+    ]
+    code, out, script = session(answers)
+    assert code == 0, out
+    assert not script.answers
+    flat = " ".join(out.split())
+    assert f"{tmp_path / 'nope'} does not exist" in flat
+    assert f"{a_file} is not a folder" in flat
+    assert "is already in the list" in flat
+    assert f"{src / 'Library'} is inside the source folder {src}" in flat
+    assert "'japanese' is not a language code" in flat
+    assert "setting 'tmdb.rate' must be more than 0" in flat
+    assert "setting 'tmdb.rate' must be a number" in flat
+    assert "'teleport' is not one of move, copy, hardlink, symlink" in flat
+    assert "unknown template field {nope}" in flat
+    assert flat.count("Run wizard 5/6: action") == 2  # `b` went back one question
+    assert "interrupted" in flat
+    assert flat.count("AniVault ─") == 2  # home, then home again after Ctrl-C
+
+
+def test_ctrl_c_at_home_exits_130_and_end_of_input_exits_0() -> None:
+    code, out, _ = session([CTRL_C])
+    assert code == 130
+    assert "Traceback" not in out
+    # Ctrl-C inside a screen returns home; the second one, at home, exits
+    code, out, _ = session(["5", CTRL_C, CTRL_C])
+    assert code == 130
+    assert "interrupted" in out
+    code, _out, _ = session(["6"])  # input ends inside a screen: a clean exit
+    assert code == 0
+
+
+def test_menus_reject_unknown_keys_and_go_back() -> None:
+    code, out, script = session(["9", "6", "x", "1", "", "0", "0"])
+    assert code == 0, out
+    assert not script.answers
+    assert "'9' is not on the menu" in out
+    assert "'x' is not on the menu" in out
+    assert "0 entries" in out  # Tools → cache statistics on an empty library
+
+
+def test_settings_screen_changes_a_value_and_rejects_a_bad_one(anivault_home: Path) -> None:
+    from anivault.config import load_settings
+
+    # Settings → tmdb → #3 rate: "-1" is refused with the reason, "12" is written
+    code, out, script = session(["5", "2", "3", "-1", "12", "b", "0", "0"])
+    assert code == 0, out
+    assert not script.answers
+    assert "setting 'tmdb.rate' must be more than 0" in " ".join(out.split())
+    assert load_settings().tmdb.rate == 12.0
+
+
+def test_profile_saved_from_the_wizard_prefills_it(tmp_path: Path, emulator: object) -> None:
+    src, dest = tmp_path / "in", tmp_path / "Vault"
+    make_files(src, ["Your Name (2016).mkv"])
+    answers = _fill(WIZARD_TO_PLAN, src=str(src), dest=str(dest))
+    answers += ["s", "nas", "0", "0"]  # save as profile "nas", back home, exit
+    code, out, _ = session(answers)
+    assert code == 0, out
+    assert "saved profile nas" in out
+    # Profiles → run with it: the sources are offered, the destination is the default
+    code, out, script = session(["4", "r", "", "", "", "", "", "", "n", "0", "0"])
+    assert code == 0, out
+    assert not script.answers
+    assert f"Destination [{dest}]" in " ".join(out.split())
+    assert not dest.exists()  # only asked, nothing ran
+
+
+def test_cjk_titles_line_up_at_80_columns() -> None:
+    from anivault.cli.ui_review import show_candidates
+
+    console = Console(file=io.StringIO(), width=80, color_system=None, force_terminal=False)
+    cands = [
+        {
+            "name": "進撃の巨人 The Final Season 完結編",
+            "year": 2013,
+            "media_type": "tv",
+            "tmdb_id": 1429,
+            "score": 0.71,
+        },
+        {"name": "진격의 거인", "year": 2014, "media_type": "tv", "tmdb_id": 99, "score": 0.6},
+        {"name": "Attack on Titan", "year": 2015, "media_type": "movie", "tmdb_id": 7, "score": 0.5},
+    ]
+    show_candidates(Terminal(console, Script([])), cands)
+    lines = [ln for ln in console.file.getvalue().splitlines() if ln.strip()]  # type: ignore[attr-defined]
+    assert all(cell_len(ln) <= 80 for ln in lines)
+    rows = lines[1:]
+    assert len(rows) == 3
+    # the year column starts at the same cell in every row, wide characters or not
+    starts = {
+        cell_len(row[: row.index(str(year))]) for row, year in zip(rows, (2013, 2014, 2015), strict=True)
+    }
+    assert len(starts) == 1
+
+
+def test_ui_command_reads_piped_stdin(run_cli: RunCli) -> None:
+    result = run_cli("ui", input="6\n1\n\n0\n0\n")
+    assert result.exit_code == 0, result.stderr
+    assert "TMDB cache" in result.stdout
+    help_text = run_cli("ui", "--help").stdout
+    assert "Example:" in help_text
+
+
+# ------------------------------------------------------------------------------------ pseudo-terminal
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][A-Z0-9]|\x1b[=>]")
+
+
+class PtySession:
+    def __init__(self, fd: int, pid: int) -> None:
+        self.fd, self.pid, self.seen = fd, pid, ""
+
+    def expect(self, text: str, timeout: float = 20.0) -> str:
+        end = time.monotonic() + timeout
+        while text not in self.seen:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timed out waiting for {text!r}; screen so far:\n{self.seen[-2000:]}")
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                try:
+                    chunk = os.read(self.fd, 65536)
+                except OSError:  # the child closed the terminal
+                    chunk = b""
+                if not chunk:
+                    raise AssertionError(f"the program ended before {text!r}:\n{self.seen[-2000:]}")
+                self.seen += _ANSI.sub("", chunk.decode("utf-8", "replace")).replace("\r", "")
+        at = self.seen.index(text) + len(text)
+        before, self.seen = self.seen[:at], self.seen[at:]
+        return before
+
+    def send(self, data: str) -> None:
+        os.write(self.fd, data.encode())
+
+    def wait(self, timeout: float = 20.0) -> int:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with_status = os.waitpid(self.pid, os.WNOHANG)
+            if with_status[0]:
+                return os.waitstatus_to_exitcode(with_status[1])
+            try:  # keep draining so the child never blocks on a full terminal buffer
+                if select.select([self.fd], [], [], 0.1)[0]:
+                    os.read(self.fd, 65536)
+            except OSError:
+                pass
+        raise AssertionError("the program did not exit")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_bare_anivault_on_a_terminal_opens_the_ui(installed_cli: Path, anivault_home: Path) -> None:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANIVAULT_")}
+    env.update(ANIVAULT_HOME=str(anivault_home), TERM="xterm-256color", COLUMNS="80", LINES="24")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: an 80×24 terminal, then `anivault` with no arguments
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        os.execve(str(installed_cli), [str(installed_cli)], env)
+    tty = PtySession(fd, pid)
+    try:
+        screen = tty.expect("Choose:")
+        assert "Run wizard" in screen and "History & rollback" in screen
+        tty.send("6\r")  # Tools
+        tty.expect("Choose:")
+        tty.send("1\r")  # cache statistics
+        tty.expect("Enter to continue")
+        tty.send("\r")
+        tty.expect("Choose:")
+        tty.send("\x03")  # Ctrl-C in a screen: home
+        assert "interrupted" in tty.expect("Choose:")
+        tty.send("\x03")  # Ctrl-C at home: exit
+        tty.expect("bye")
+        code = tty.wait()
+    finally:
+        try:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)
+    assert code == 130
