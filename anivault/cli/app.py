@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "anivault.cli.cmd_organize",
     "anivault.cli.cmd_log",
     "anivault.cli.cmd_rollback",
+    "anivault.cli.cmd_ui",
 ]
 
 HELP = """AniVault: make a pile of anime video files into a clean, queryable, TMDB-matched library.
@@ -117,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     from anivault.errors import AniVaultError, ExitCode
 
     args = sys.argv[1:] if argv is None else list(argv)
+    if not args and sys.stdin.isatty() and sys.stdout.isatty():
+        args = ["ui"]  # `anivault` alone on a terminal opens the guided wizard (issue 7)
     STATE.__dict__.update(CliState().__dict__)
     debug = "--debug" in args
     log = logging.getLogger("anivault")
