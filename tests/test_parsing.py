@@ -137,11 +137,15 @@ CASES: list[Case] = [
     (
         "[POPGO] Kidou Senshi Gundam Suisei no Majo 機動戦士ガンダム 水星の魔女 第05話 「Title」 1080p",
         (),
-        {"title": "Kidou Senshi Gundam Suisei no Majo", "episode": 5, "release_group": "POPGO"},
+        # no separator between the two scripts: the whole name stays
+        {"title": "Kidou Senshi Gundam Suisei no Majo 機動戦士ガンダム 水星の魔女", "episode": 5, "release_group": "POPGO"},
     ),
     ("「SSSS.GRIDMAN」 第05話 [1080p].mkv", (), {"title": "SSSS GRIDMAN", "episode": 5}),
     ("[Subz] Boruto - １５８ [1080p].mkv", (), {"title": "Boruto", "episode": 158}),
     ("[Group] 進撃の巨人 The Final Season Part 2 - 05 [1080p].mkv", (), {"title": "進撃の巨人 The Final Season", "season": 2}),
+    ("[Group] DARK MOON: 달의 제단 - 05 [1080p].mkv", (), {"title": "DARK MOON: 달의 제단", "episode": 5}),
+    ("[Group] Mahou Shoujo Madoka☆Magica - 05 [1080p].mkv", (), {"title": "Mahou Shoujo Madoka☆Magica", "episode": 5}),
+    ("[Group] Kidou Senshi Gundam SEED C.E.73 Stargazer - 02 [1080p].mkv", (), {"title": "Kidou Senshi Gundam SEED C.E.73 Stargazer", "episode": 2}),
     # --- release groups -----------------------------------------------------------------------------
     ("[M-L-Stuffs] Futari wa Precure (Pretty Cure) 01", (), {"title": "Futari wa Precure (Pretty Cure)", "episode": 1, "release_group": "M-L-Stuffs"}),
     ("[&] Shomin Sample - 10 [720p].mkv", (), {"release_group": "&", "episode": 10}),

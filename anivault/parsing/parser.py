@@ -836,7 +836,9 @@ def _fix_folder_title(d: _Draft) -> None:
 
 
 def _finish_title(d: _Draft) -> None:
-    if d.episode_title and all(w in _TAG_WORDS for w in d.episode_title.lower().split()):
+    if d.episode_title and all(
+        w in _TAG_WORDS or R.is_noise_token(w) for w in d.episode_title.lower().split()
+    ):
         d.episode_title = None  # "Show.E05.1080p.WEB": a release tag, not an episode title
     if d.title is None:
         return

@@ -77,7 +77,7 @@ SEASON_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     ("season_part", re.compile(r"(?<![A-Za-z])(?:Part|Cour)[ ._]?(\d{1,2})(?![\d.])", re.I)),
-    ("season_cjk", re.compile(r"第?[ ]?([0-9一二三四五六七八九十]{1,3})[ ]?[期季](?![0-9])")),
+    ("season_cjk", re.compile(r"第?[ ]?([0-9一二三四五六七八九十]{1,3})[ ]?(?:[期季]|シリーズ)(?![0-9])")),
     ("season_korean", re.compile(r"(?<![0-9])(\d{1,2})[ ]?기(?![가-힣])")),
     ("season_korean_word", re.compile(r"시즌[ ]?(\d{1,2})")),
 )
@@ -93,10 +93,11 @@ _SXXEYY = re.compile(
 )
 _NXNN = re.compile(r"(?<![A-Za-z0-9.])(\d{1,2})x(\d{2,4})(?![A-Za-z0-9])")
 _CJK_EPISODE = re.compile(r"第?[ ]?(\d{1,4}(?:\.\d)?)[ ]?(?:[話话集回]|화)(?:[ ]?END|完)?")
-_CJK_EPISODE_PREFIXED = re.compile(r"第[ ]?(\d{1,4})(?![\d期季部])")
+_CJK_EPISODE_PREFIXED = re.compile(f"第[ ]?(\\d{{1,4}})(?![\\d{CJK_CLASS}])")
 _EP_WORD = re.compile(
-    r"(?<![A-Za-z])(?:Episodes?|Episodio|Episódio|Épisode|Capitulo|Capítulo|Folge|Eps?|E)"
-    r"[ ._#]{0,2}(\d{1,4})(?:v(\d))?(?:[ ]?[-~][ ]?(?:E|EP)?(\d{1,4}))?(?![A-Za-z0-9])",
+    # a bare "E" only glued to its number ("E05"), never after a dot: "C.E.73" is no episode
+    r"(?:(?<![A-Za-z])(?:Episodes?|Episodio|Episódio|Épisode|Capitulo|Capítulo|Folge|Eps?)[ ._#]{0,2}"
+    r"|(?<![A-Za-z.])E)(\d{1,4})(?:v(\d))?(?:[ ]?[-~][ ]?(?:E|EP)?(\d{1,4}))?(?![A-Za-z0-9])",
     re.I,
 )
 _EP_WORD_AFTER = re.compile(r"(?<![0-9.])(\d{1,4})\.?[ ](?:Bölüm|Bolum|Serie|Серия)(?![A-Za-z])", re.I)
@@ -150,7 +151,8 @@ _FULLWIDTH = str.maketrans(
 )
 _CJK_BRACKETS = str.maketrans({"【": "[", "】": "]", "〖": "[", "〗": "]", "〔": "[", "〕": "]"})
 # "★10月新番★" (new this season), "[国漫]" (category) and similar announcement tags are noise.
-_ANNOUNCEMENT = re.compile(r"★?[ ]?\d{1,2}月(?:新番|番组)[ ]?★?|★|☆|新番")
+# Stars between words are part of a title ("Madoka☆Magica"); at an edge they decorate a tag.
+_ANNOUNCEMENT = re.compile(r"★?[ ]?\d{1,2}月(?:新番|番组)[ ]?★?|新番|(?<![^\W_])[★☆]|[★☆](?![^\W_])")
 _BRACKET_EPISODE = re.compile(
     r"^(?:第[ ]?)?(\d{1,4})(?:v(\d))?(?:[ ]?[-~][ ]?(\d{1,4}))?[ ]?(?:TV)?(?:[話话集화]|END|Fin|Final|完|全集)?"
     r"(?:[ ]?\(?(?:END|Fin|完)\)?)?$",
@@ -337,27 +339,8 @@ def split_alt_titles(title: str) -> str:
         if mixed:
             return mixed[-1]
         return title
-    # "Romaji Title 日本語タイトル": whitespace-separated runs of the two scripts.
-    words = title.split()
-    if has_cjk(words[0]):
-        # "進撃の巨人 The Final Season": Latin words after a native title are usually its subtitle
-        return title
-    cjk_words = [w for w in words if has_cjk(w) and latin_count(w) == 0]
-    latin_words = [w for w in words if not has_cjk(w)]
-    if cjk_words and sum(1 for w in latin_words if has_letter(w)) >= 2:
-        # keep the longest contiguous run of non-CJK words
-        best: list[str] = []
-        run: list[str] = []
-        for w in [*words, "\u4e00"]:
-            if has_cjk(w) and latin_count(w) == 0:
-                if len(run) > len(best):
-                    best = run
-                run = []
-            else:
-                run.append(w)
-        candidate = " ".join(best).strip(" -~_")
-        if latin_count(candidate) >= 2:
-            return candidate
+    # Without a separator the two scripts are one name ("DARK MOON: 달의 제단", "Wake Up, 宮城!"), or a
+    # romaji name followed by the native one; either way the whole is kept.
     return title
 
 
