@@ -455,7 +455,10 @@ class GroupResolver:
         margin = top.score - ranked[1].score if len(ranked) > 1 else 1.0
         confidence = max(0.0, min(1.0, top.score))
         if margin < self.opts.ambiguity_margin:
-            confidence = max(0.0, confidence - (self.opts.ambiguity_margin - margin) * 2)
+            # two candidates nearly tie (a remake, a sequel with the same name): however good the
+            # title match, a person should choose; the closer the tie, the lower the confidence
+            lo, hi = self.opts.review_threshold, self.opts.auto_threshold
+            confidence = min(confidence, lo + (hi - lo) * 0.99 * margin / self.opts.ambiguity_margin)
         confidence = round(confidence, 3)
         if confidence >= self.opts.auto_threshold and top.detailed:
             return GroupDecision(g, "matched", "auto", confidence, None, top, top3)

@@ -1,0 +1,288 @@
+"""`anivault match`, `review` and `cache` end to end: real files, the real CLI, the emulator as a real server."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SMALL_CATALOG, RunCli, make_files
+from sqlalchemy import text
+from tmdb_emulator import start_emulator
+
+from anivault.db.base import utcnow
+from anivault.db.engine import Database, open_db
+from anivault.pipeline.match import map_episode, title_similarity
+from anivault.tmdb.port import SeasonInfo
+
+LIBRARY = [
+    "Frieren/[SubsPlease] Sousou no Frieren - 05 (1080p).mkv",
+    "[Erai] One Piece - 1050 [1080p].mkv",
+    "[X] Hunter x Hunter (2011) - 120.mkv",
+    "[Group] Shingeki no Kyojin S2 - 05 [720p].mkv",
+    "[G] Shingeki no Kyojin - 30.mkv",
+    "[Group] Shingeki no Kyojin - OVA 02.mkv",
+    "Kimi no Na wa (2016) [BD 1080p].mkv",
+    "[Sub] 나 혼자만 레벨업 - 03 [1080p].mkv",
+    "Zzzqqq Unknown - 01.mkv",
+]
+
+
+def db_of(run_cli: RunCli) -> Database:
+    from anivault.paths import resolve_db_path
+
+    return open_db(resolve_db_path(None))
+
+
+def rows(run_cli: RunCli) -> dict[str, dict[str, Any]]:
+    db = db_of(run_cli)
+    try:
+        with db.read() as s:
+            result = s.execute(
+                text(
+                    "SELECT f.name, m.tmdb_id, m.media_type, m.season, m.episode, m.status, m.method, m.reason,"
+                    " m.confidence, m.candidates FROM files f JOIN matches m ON m.file_id = f.id"
+                )
+            )
+            return {r.name: dict(r._mapping) for r in result}
+    finally:
+        db.close()
+
+
+def match_json(run_cli: RunCli, *args: str) -> dict[str, Any]:
+    res = run_cli("match", "--json", *args)
+    assert res.exit_code == 0, res.stderr
+    data: dict[str, Any] = json.loads(res.stdout)
+    return data
+
+
+@pytest.fixture
+def library(tmp_path: Path, run_cli: RunCli) -> Path:
+    lib = tmp_path / "lib"
+    make_files(lib, LIBRARY)
+    assert run_cli("index", lib).exit_code == 0
+    return lib
+
+
+def test_match_decides_every_file_and_a_second_run_sends_nothing(
+    emulator: Any, library: Path, run_cli: RunCli
+) -> None:
+    report = match_json(run_cli)
+    assert report["keys"] == 8 and report["files"] == len(LIBRARY)
+    r = rows(run_cli)
+    got = {n: (v["tmdb_id"], v["media_type"], v["season"], v["episode"], v["status"]) for n, v in r.items()}
+    assert got["[SubsPlease] Sousou no Frieren - 05 (1080p).mkv"] == (209867, "tv", 1, 5, "matched")
+    assert got["[Erai] One Piece - 1050 [1080p].mkv"] == (37854, "tv", 19, 82, "matched")  # absolute → S19
+    assert got["[X] Hunter x Hunter (2011) - 120.mkv"] == (46298, "tv", 1, 120, "matched")  # not the 1999 one
+    assert got["[Group] Shingeki no Kyojin S2 - 05 [720p].mkv"] == (1429, "tv", 2, 5, "matched")
+    assert got["[G] Shingeki no Kyojin - 30.mkv"] == (1429, "tv", 2, 5, "matched")  # 25 in S1
+    assert got["[Group] Shingeki no Kyojin - OVA 02.mkv"][:4] == (1429, "tv", 0, 2)  # specials: season 0
+    assert got["Kimi no Na wa (2016) [BD 1080p].mkv"] == (372058, "movie", None, None, "matched")
+    assert got["[Sub] 나 혼자만 레벨업 - 03 [1080p].mkv"][:2] == (127532, "tv")
+    unknown = r["Zzzqqq Unknown - 01.mkv"]
+    assert unknown["status"] == "unmatched" and unknown["reason"].startswith("no_result")
+    frieren = r["[SubsPlease] Sousou no Frieren - 05 (1080p).mkv"]
+    cands = json.loads(frieren["candidates"])
+    assert cands[0]["tmdb_id"] == 209867 and cands[0]["reasons"]["title"] == 1.0
+    assert report["http_requests"] == emulator.stats()["total_requests"]
+    assert report["http_requests"] <= 3 * report["keys"]
+    # one search per series key, not per file (the three AoT files share one key)
+    searches = sum(n for p, n in emulator.stats()["by_path"].items() if "/search/" in p)
+    assert searches <= 2 * report["keys"]
+
+    before = emulator.stats()["total_requests"]
+    again = match_json(run_cli)
+    assert again["http_requests"] == 0
+    assert emulator.stats()["total_requests"] == before
+
+    # a newly indexed file of a known series is matched from the cache
+    make_files(library, ["Frieren/[SubsPlease] Sousou no Frieren - 06 (1080p).mkv"])
+    assert run_cli("index", library).exit_code == 0
+    third = match_json(run_cli)
+    assert third["matched"] == 1 and third["http_requests"] == 0
+    assert emulator.stats()["total_requests"] == before
+    assert rows(run_cli)["[SubsPlease] Sousou no Frieren - 06 (1080p).mkv"]["episode"] == 6
+
+
+def test_override_wins_and_survives_refresh(emulator: Any, library: Path, run_cli: RunCli) -> None:
+    match_json(run_cli)
+    res = run_cli("match", "--set", "Zzzqqq Unknown", "209867", "--season-offset", "1")
+    assert res.exit_code == 0, res.stderr
+    row = rows(run_cli)["Zzzqqq Unknown - 01.mkv"]
+    assert (row["tmdb_id"], row["method"], row["status"], row["season"]) == (209867, "override", "matched", 1)
+    # an override also beats a confident automatic answer
+    assert run_cli("match", "--set", "kimi no na wa", "129", "--movie").exit_code == 0
+    match_json(run_cli, "--refresh")
+    r = rows(run_cli)
+    assert r["Zzzqqq Unknown - 01.mkv"]["method"] == "override"
+    assert r["Kimi no Na wa (2016) [BD 1080p].mkv"]["tmdb_id"] == 129
+    assert run_cli("match", "--set", "x", "0").exit_code == 2
+    assert run_cli("match", "--movie").exit_code == 2
+
+
+def test_review_with_scripted_answers(emulator: Any, tmp_path: Path, run_cli: RunCli) -> None:
+    lib = tmp_path / "lib"
+    # two same-named shows each (remakes, no year in the names): doubtful, so they wait for a person
+    make_files(
+        lib, ["[A] Fruits Basket - 01.mkv", "[A] Fruits Basket - 02.mkv", "[B] Hunter x Hunter - 05.mkv"]
+    )
+    assert run_cli("index", lib).exit_code == 0
+    report = match_json(run_cli)
+    assert report["review"] == 3
+    res = run_cli("review", input="x\n2\ni\n2361\n")
+    assert res.exit_code == 0, res.stderr
+    assert "score" in res.stderr and "2 series decided" in res.stderr
+    r = rows(run_cli)
+    assert {r[n]["tmdb_id"] for n in ("[A] Fruits Basket - 01.mkv", "[A] Fruits Basket - 02.mkv")} == {1730}
+    assert r["[B] Hunter x Hunter - 05.mkv"]["tmdb_id"] == 2361
+    assert {v["method"] for v in r.values()} == {"manual"}
+    # the picks are overrides now: they survive a refresh
+    match_json(run_cli, "--refresh")
+    assert rows(run_cli)["[B] Hunter x Hunter - 05.mkv"]["tmdb_id"] == 2361
+    assert run_cli("review").stderr.strip().endswith("nothing to review")
+
+
+def test_review_search_again_and_skip(emulator: Any, tmp_path: Path, run_cli: RunCli) -> None:
+    lib = tmp_path / "lib"
+    make_files(lib, ["[A] Fruits Basket - 01.mkv"])
+    assert run_cli("index", lib).exit_code == 0
+    match_json(run_cli)
+    res = run_cli("review", input="k\n")
+    assert "0 series decided, 1 skipped" in res.stderr
+    res = run_cli("review", input="s\nfuruba\n1\n")
+    assert res.exit_code == 0, res.stderr
+    assert rows(run_cli)["[A] Fruits Basket - 01.mkv"]["tmdb_id"] == 1730  # "Furuba" is the 2001 show's alias
+    assert run_cli("review", input="").exit_code == 0  # EOF is a quiet quit
+
+
+def closed_port_url() -> str:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}/3"
+
+
+def test_tmdb_down_defers_then_the_next_run_resumes(
+    library: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANIVAULT_TMDB_KEY", "test-key")
+    monkeypatch.setenv("ANIVAULT_TMDB_URL", closed_port_url())
+    monkeypatch.setenv("ANIVAULT_TMDB_RETRIES", "0")
+    res = run_cli("match")
+    assert res.exit_code == 5
+    assert "could not answer now" in res.stderr and "Traceback" not in res.stderr
+    r = rows(run_cli)
+    assert {v["status"] for v in r.values()} == {"deferred"}
+    assert all("deferred" in v["reason"] for v in r.values())
+    db = db_of(run_cli)
+    assert db.integrity_check() == []
+    db.close()
+    with start_emulator(SMALL_CATALOG) as emu:
+        monkeypatch.setenv("ANIVAULT_TMDB_URL", emu.base_url)
+        report = match_json(run_cli)
+    assert report["keys"] == 8 and report["deferred"] == 0
+    assert rows(run_cli)["[SubsPlease] Sousou no Frieren - 05 (1080p).mkv"]["status"] == "matched"
+
+
+def test_5xx_storm_opens_the_breaker_and_defers(
+    library: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with start_emulator(SMALL_CATALOG, fail_rate=1.0, seed=3) as emu:
+        monkeypatch.setenv("ANIVAULT_TMDB_KEY", "test-key")
+        monkeypatch.setenv("ANIVAULT_TMDB_URL", emu.base_url)
+        monkeypatch.setenv("ANIVAULT_TMDB_RETRIES", "1")
+        res = run_cli("match")
+        sent = emu.stats()["total_requests"]
+    assert res.exit_code == 5 and "could not answer now" in res.stderr
+    assert sent <= 16  # the breaker stopped the storm of retries early
+    assert {v["status"] for v in rows(run_cli).values()} == {"deferred"}
+
+
+def test_no_key_and_wrong_key_are_clear(
+    library: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with start_emulator(SMALL_CATALOG) as emu:
+        monkeypatch.setenv("ANIVAULT_TMDB_URL", emu.base_url)
+        monkeypatch.delenv("ANIVAULT_TMDB_KEY", raising=False)
+        res = run_cli("match")
+        assert res.exit_code == 3 and "key" in res.stderr.lower()
+        assert emu.stats()["total_requests"] == 0
+        offline = match_json(run_cli, "--offline")  # no key needed: the cache (empty) answers
+        assert offline["deferred"] == len(LIBRARY)
+        monkeypatch.setenv("ANIVAULT_TMDB_KEY", "wrong-key-canary-123")
+        res = run_cli("match")
+        assert res.exit_code == 5 and "check your key" in res.stderr
+        assert "wrong-key-canary-123" not in res.stderr + res.stdout
+        assert emu.stats()["by_status"].get("401", 0) <= 8  # stopped, not retried per file
+
+
+def test_cache_ttl_expiry_and_commands(emulator: Any, tmp_path: Path, run_cli: RunCli) -> None:
+    from anivault.config import load_settings
+    from anivault.tmdb.cached import open_tmdb
+
+    db = open_db(tmp_path / "cache.db")
+    settings = load_settings()
+    t0 = utcnow()
+
+    def port_at(hours: float) -> Any:
+        return open_tmdb(db, settings, now=lambda: t0 + timedelta(hours=hours))
+
+    p1 = port_at(0)
+    assert p1.search("tv", "Frieren")[0].tmdb_id == 209867
+    assert p1.details("tv", 209867) is not None and p1.details("tv", 99999999) is None
+    with db.write() as s:
+        assert p1.flush(s) == 3
+    sent = emulator.stats()["total_requests"]
+    p2 = port_at(12)  # within every TTL; "frieren " is the same key as "Frieren"
+    assert p2.search("tv", "frieren ")[0].tmdb_id == 209867 and p2.details("tv", 99999999) is None
+    assert emulator.stats()["total_requests"] == sent and p2.counters.hits == 2
+    p3 = port_at(100)  # the search (72 h) and the 404 (24 h) expired, the details (720 h) did not
+    p3.search("tv", "frieren")
+    p3.details("tv", 209867)
+    p3.details("tv", 99999999)
+    assert emulator.stats()["total_requests"] == sent + 2
+    with db.write() as s:
+        p3.flush(s)
+    db.close()
+
+    res = run_cli("--db", tmp_path / "cache.db", "cache", "stats", "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["entries"] == 3
+    assert "removed" in run_cli("--db", tmp_path / "cache.db", "cache", "prune").stderr
+    res = run_cli("--db", tmp_path / "cache.db", "cache", "clear")
+    assert "3 entries removed" in res.stderr
+
+
+def test_episode_mapping() -> None:
+    s = [SeasonInfo(0, 3), SeasonInfo(1, 12), SeasonInfo(2, 13), SeasonInfo(3, None)]
+    assert map_episode(s, None, 5) == (1, 5)
+    assert map_episode(s, None, 13) == (2, 1)  # absolute
+    assert map_episode(s, None, 40) == (3, 15)  # the last season's count is unknown: it takes the rest
+    assert map_episode(s, 2, 3) == (2, 3)
+    assert map_episode(s, 1, 14) == (2, 2)  # past the season's end: a continuing number
+    assert map_episode(s, None, 2, special=True) == (0, 2)
+    assert map_episode(s, 1, 3, offset=1) == (2, 3)
+    assert map_episode(s, None, None) == (1, None)
+    assert map_episode([], 4, 7) == (4, 7)  # nothing known: keep the file's numbers
+    assert map_episode([SeasonInfo(1, None)], None, 1050) == (1, 1050)  # One Piece with no counts
+    assert map_episode([SeasonInfo(1, 10)], None, 25) == (1, 25)  # more than TMDB knows
+
+
+def test_title_similarity_prefers_the_exact_title() -> None:
+    assert title_similarity("attack on titan", "Attack on Titan") == 1.0
+    assert title_similarity("attack on titan", "Attack on Titan Season 2") > 0.9
+    sequel = title_similarity("darker than black", "Darker than Black: Gemini of the Meteor")
+    assert sequel < title_similarity("darker than black", "Darker Than Black")
+    assert title_similarity("", "x") == 0.0
+
+
+@pytest.fixture(autouse=True)
+def _quiet_breaker(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # short waits so fault tests stay fast; the defaults are for real TMDB
+    monkeypatch.setenv("ANIVAULT_TMDB_TIMEOUT", "1")
+    monkeypatch.setenv("ANIVAULT_TMDB_DEADLINE", "5")
+    yield
