@@ -233,6 +233,30 @@ def test_profile_saved_from_the_wizard_prefills_it(tmp_path: Path, emulator: obj
     assert not dest.exists()  # only asked, nothing ran
 
 
+def test_review_screen_picks_a_candidate(tmp_path: Path, emulator: object, anivault_home: Path) -> None:
+    src = tmp_path / "in"
+    make_files(src, ["Fruits Basket - 01.mkv", "Hunter x Hunter - 01.mkv"])  # two shows of each name
+    answers = _fill(WIZARD_TO_PLAN, src=str(src), dest=str(tmp_path / "Vault"))
+    answers += ["0"]  # leave the plan: nothing to apply yet
+    answers += ["2", "1", "x", "2", "b", "0"]  # Review → Fruits Basket → bad key → the 2001 show
+    code, out, script = session(answers)
+    assert code == 0, out
+    assert not script.answers
+    flat = " ".join(out.split())
+    assert "2 wait for review" in flat
+    assert "'x' is not 1-2, i or k" in flat
+    assert "Fruits Basket → Fruits Basket (2001): 1 file(s) matched" in flat
+    with _db(anivault_home) as conn:
+        rows = conn.execute(
+            "SELECT m.tmdb_id, m.method, m.status FROM matches m JOIN files f ON f.id = m.file_id "
+            "WHERE f.name LIKE 'Fruits%'"
+        ).fetchall()
+        assert rows == [(1730, "manual", "matched")]
+        assert conn.execute("SELECT title_norm, tmdb_id FROM overrides").fetchall() == [
+            ("fruits basket", 1730)
+        ]
+
+
 def test_cjk_titles_line_up_at_80_columns() -> None:
     from anivault.cli.ui_review import show_candidates
 

@@ -40,15 +40,15 @@ def screen(term: Terminal) -> None:
 
         table = Table(header_style="bold", pad_edge=False, box=None)
         table.add_column("run", justify="right")
-        table.add_column("when (UTC)", no_wrap=True)
+        table.add_column("UTC", no_wrap=True)
         table.add_column("kind", no_wrap=True)
         table.add_column("status", no_wrap=True)
         table.add_column("steps", justify="right")
-        table.add_column("destination", overflow="ellipsis", no_wrap=True, max_width=28)
+        table.add_column("destination", overflow="ellipsis", no_wrap=True, max_width=24)
         for o in reversed(ops[-SHOWN_RUNS:]):
             kind = o.kind + (f" of {o.undo_of}" if o.undo_of else "")
             table.add_row(
-                str(o.id), o.created_at[:16], kind, o.status, str(o.total), esc(short_path(o.dest or "", 28))
+                str(o.id), o.created_at[5:16], kind, o.status, str(o.total), esc(short_path(o.dest or "", 24))
             )
         term.print(table)
         if len(ops) > SHOWN_RUNS:

@@ -33,7 +33,10 @@ def screen(term: Terminal) -> None:
 
     sections = list(SECTIONS)
     items = [MenuItem(str(n), name, _section_note(name)) for n, name in enumerate(sections, 1)]
-    items += [MenuItem("k", "TMDB key", _key_note()), MenuItem("p", "Where is anivault.toml?")]
+    items += [
+        MenuItem("k", "TMDB key", _key_note()),
+        MenuItem("p", "Settings file", "where anivault.toml is"),
+    ]
     while True:
         choice = term.menu("Settings", items)
         try:
@@ -52,9 +55,7 @@ def screen(term: Terminal) -> None:
 def _section_note(section: str) -> str:
     from anivault.config import SECTIONS
 
-    names = [f.name for f in dataclasses.fields(SECTIONS[section])]
-    text = ", ".join(names)
-    return text if len(text) <= 52 else text[:51] + "…"
+    return ", ".join(f.name for f in dataclasses.fields(SECTIONS[section]))
 
 
 def section_screen(term: Terminal, section: str) -> None:

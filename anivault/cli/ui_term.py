@@ -175,9 +175,10 @@ class Terminal:
         from rich.cells import cell_len
 
         width = max((cell_len(i.label) for i in items), default=0)
+        room = self.console.width - width - max((cell_len(i.key) for i in items), default=1) - 7
         for item in items:
-            note = f"  [dim]{_esc(item.note)}[/dim]" if item.note else ""
-            pad = " " * (width - cell_len(item.label)) if item.note else ""
+            note = f"  [dim]{_esc(cut(item.note, room))}[/dim]" if item.note and room > 8 else ""
+            pad = " " * (width - cell_len(item.label)) if note else ""
             self.console.print(
                 f"  [bold]{_esc(item.key)}[/bold]  {_esc(item.label)}{pad}{note}", highlight=False
             )
@@ -267,6 +268,15 @@ def _esc(text: str) -> str:
 def esc(text: str) -> str:
     """Escape text (a path, a title) for Rich markup."""
     return _esc(text)
+
+
+def cut(text: str, width: int) -> str:
+    """``text`` cut to ``width`` terminal cells (wide characters count two), ending in "…" when cut."""
+    from rich.cells import cell_len, set_cell_size
+
+    if cell_len(text) <= width:
+        return text
+    return set_cell_size(text, max(0, width - 1)).rstrip() + "…"
 
 
 def short_path(path: str, width: int) -> str:

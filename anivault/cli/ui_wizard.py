@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from anivault.cli.ui_term import Back, MenuItem, Terminal, esc, short_path
+from anivault.cli.ui_term import Back, MenuItem, Terminal, cut, esc, short_path
 
 if TYPE_CHECKING:
     from anivault.config import Settings
@@ -348,7 +348,7 @@ def match_step(term: Terminal, db: Database, cfg: Settings, a: RunAnswers) -> No
             progress=lambda done, total: update(completed=done, total=total),
         )
     term.ok(
-        f"{report.keys} titles looked up: {report.matched} files matched, {report.review} wait for review, "
+        f"{report.keys} titles: {report.matched} files matched, {report.review} wait for review, "
         f"{report.unmatched} unmatched, {report.deferred} deferred"
     )
     if report.review:
@@ -373,6 +373,7 @@ def plan_step(term: Terminal, db: Database, cfg: Settings, a: RunAnswers) -> Org
 
 
 def show_plan(term: Terminal, plan: OrganizePlan, *, limit: int | None) -> None:
+    from rich.cells import cell_len
     from rich.tree import Tree
 
     term.title("Plan (dry run: nothing has changed)")
@@ -387,7 +388,10 @@ def show_plan(term: Terminal, plan: OrganizePlan, *, limit: int | None) -> None:
             if key not in nodes:
                 nodes[key] = parent.add(esc(part))
             parent = nodes[key]
-        parent.add(f"{esc(rel[-1])} [dim]← {esc(_cut(os.path.basename(m.src), 28))}[/dim]")
+        # the source name only where it fits on the line: the tree's guides take 4 cells a level
+        room = term.console.width - 4 * len(rel) - cell_len(rel[-1]) - 3
+        origin = f" [dim]← {esc(cut(os.path.basename(m.src), room))}[/dim]" if room >= 12 else ""
+        parent.add(f"{esc(rel[-1])}{origin}")
     term.print(tree)
     if limit is not None and len(todo) > limit:
         term.text(f"… and {len(todo) - limit} more")
@@ -399,12 +403,6 @@ def show_plan(term: Terminal, plan: OrganizePlan, *, limit: int | None) -> None:
         f"{counts.get('todo', 0)} to {plan.action}, {counts.get('noop', 0)} already in place, "
         f"{counts.get('identical', 0)} identical, {counts.get('skip', 0)} skipped, {counts.get('stale', 0)} stale"
     )
-
-
-def _cut(text: str, width: int) -> str:
-    from rich.cells import cell_len, set_cell_size
-
-    return text if cell_len(text) <= width else set_cell_size(text, width - 1) + "…"
 
 
 def decide(
