@@ -203,7 +203,7 @@ def finish(ledger: Ledger, op_id: int, stopped: str | None = None) -> RunSummary
         status = "failed"
     elif counts.get("aborted"):
         status = "interrupted"
-    elif counts.get("failed") or counts.get("conflict"):
+    elif counts.get("failed") or counts.get("conflict") or (op.kind == "rollback" and counts.get("skipped")):
         status = "partial" if counts.get("done") else "failed"
     else:
         status = "done"

@@ -158,13 +158,14 @@ def build_moves(
 ) -> list[Move]:
     """Render each video's target and its companions' targets. ``dest`` is a resolved folder."""
     probe = _DirProbe()
+    existing: set[str] = set()  # folder names found on disk: trusted as they are (an NFD spelling)
     moves: list[Move] = []
     claimed_fonts: set[str] = set()
     for item in inputs:
         template = movie if item.media_type == "movie" else series
         comps = template.render(item.fields())
-        comps = _reuse_existing(dest, comps, probe)
-        dst = confined_join(dest, comps)
+        comps = _reuse_existing(dest, comps, probe, existing)
+        dst = confined_join(dest, comps, existing)
         moves.append(Move(item.path, dst, action, "video", item.file_id, item.fp))
         stem = comps[-1][: -(len(item.ext.lstrip(".")) + 1)] if "." in comps[-1] else comps[-1]
         folder = comps[:-1]
@@ -174,21 +175,23 @@ def build_moves(
             rel = companion_name(item.path, comp.path, stem).split("/")
             if len(rel) > 1:
                 claimed_fonts.add(comp.path)
-            cparts = _reuse_existing(dest, folder + [safe_component(p) for p in rel], probe)
-            moves.append(
-                Move(comp.path, confined_join(dest, cparts), action, comp.kind, comp.file_id, comp.fp)
-            )
+            cparts = _reuse_existing(dest, folder + [safe_component(p) for p in rel], probe, existing)
+            cdst = confined_join(dest, cparts, existing)
+            moves.append(Move(comp.path, cdst, action, comp.kind, comp.file_id, comp.fp))
     return moves
 
 
-def _reuse_existing(dest: str, comps: list[str], probe: _DirProbe) -> list[str]:
+def _reuse_existing(dest: str, comps: list[str], probe: _DirProbe, existing: set[str]) -> list[str]:
+    """Folders reuse an existing spelling (case, NFD); the file name itself is never changed."""
     out: list[str] = []
     parent = dest
-    for comp in comps:
+    for comp in comps[:-1]:
         name = probe.existing_name(parent, comp)
+        if name != comp:
+            existing.add(name)
         out.append(name)
         parent = os.path.join(parent, name)
-    return out
+    return [*out, comps[-1]]
 
 
 def check_moves(moves: list[Move], conflict: str, *, compare_identical: bool = True) -> list[Move]:

@@ -95,14 +95,18 @@ def is_safe_component(name: str, *, max_bytes: int = MAX_COMPONENT_BYTES) -> boo
     return bool(name) and safe_component(name, max_bytes=max_bytes) == name
 
 
-def confined_join(root: str, components: list[str]) -> str:
+def confined_join(root: str, components: list[str], existing: set[str] | frozenset[str] = frozenset()) -> str:
     """Join safe components under ``root`` and prove the result stays inside it (G6).
 
-    ``root`` must be an absolute, already resolved path. Raises ValueError when a component is unsafe or the
-    joined path would leave the root; with components from `safe_component` that cannot happen.
+    ``root`` must be an absolute, already resolved path. ``existing`` names folders found on disk, used as
+    they are spelled there (say in NFD) but still never `.`, `..` or containing a separator. Raises ValueError
+    when a component is unsafe or the joined path would leave the root; with components from
+    `safe_component` that cannot happen.
     """
     for comp in components:
-        if not is_safe_component(comp) or comp in (".", ".."):
+        if comp in ("", ".", "..") or "/" in comp or "\\" in comp or "\0" in comp:
+            raise ValueError(f"unsafe path component {comp!r}")
+        if comp not in existing and not is_safe_component(comp):
             raise ValueError(f"unsafe path component {comp!r}")
     path = os.path.join(root, *components)
     if os.path.commonpath([root, os.path.normpath(path)]) != root:

@@ -1,0 +1,291 @@
+"""Organize end to end: dry run, plans, apply, log, rollback, resume, actions, conflicts, odd names."""
+
+from __future__ import annotations
+
+import json
+import os
+import unicodedata
+from pathlib import Path
+
+import pytest
+from conftest import RunCli
+from crash_organize import make_library, tree
+from organize_support import episode_input, files_under, ledger_rows, write
+
+from anivault.db.engine import Database, open_db
+from anivault.errors import AniVaultError, UsageError
+from anivault.organize import service
+from anivault.organize.plan import PlanConflict
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    d = open_db(tmp_path / "library.db")
+    yield d  # type: ignore[misc]
+    d.close()
+
+
+@pytest.fixture
+def lib(tmp_path: Path) -> object:
+    return make_library(tmp_path / "lib", 12)
+
+
+def cli(run_cli: RunCli, lib: object, *args: object) -> object:
+    return run_cli("--db", str(lib.db), *map(str, args))  # type: ignore[attr-defined]
+
+
+def test_dry_run_shows_a_tree_and_changes_nothing(run_cli: RunCli, lib: object) -> None:
+    res = cli(run_cli, lib, "organize", "--dest", lib.dest)  # type: ignore[attr-defined]
+    assert res.exit_code == 0, res.stderr
+    assert "Season 01" in res.stdout and "Frieren - S01E001.mkv".replace("E001", "E01") in res.stdout
+    assert "dry run" in res.stderr and "16 to move" in res.stderr
+    assert not lib.dest.exists()  # type: ignore[attr-defined]
+    assert tree(lib.src) == lib.original  # type: ignore[attr-defined]
+    assert ledger_rows(lib.db, "SELECT count(*) FROM operations") == [(0,)]  # type: ignore[attr-defined]
+
+
+def test_apply_log_show_rollback_via_cli(run_cli: RunCli, lib: object) -> None:
+    res = cli(run_cli, lib, "organize", "--dest", lib.dest, "--apply", "--json")  # type: ignore[attr-defined]
+    assert res.exit_code == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["status"] == "done" and out["counts"]["done"] > 16
+    assert tree(lib.src) == {}  # type: ignore[attr-defined]
+    # files.path follows every move, companions included
+    paths = [r[0] for r in ledger_rows(lib.db, "SELECT path FROM files")]  # type: ignore[attr-defined]
+    assert paths and all(p.startswith(str(lib.dest)) for p in paths)  # type: ignore[attr-defined]
+    assert any(p.endswith(".en.ass") for p in paths)
+    log = json.loads(cli(run_cli, lib, "log", "--json").stdout)
+    assert log[0]["kind"] == "organize" and log[0]["status"] == "done"
+    show = json.loads(cli(run_cli, lib, "log", "show", "1", "--json").stdout)
+    assert {i["state"] for i in show["items"]} == {"done"}
+    assert ledger_rows(lib.db, "SELECT count(*) FROM v_ledger WHERE op_id=1")[0][0] == len(show["items"])  # type: ignore[attr-defined]
+    # re-running plans nothing (G7)
+    again = cli(run_cli, lib, "organize", "--dest", lib.dest, "--apply", "--json")  # type: ignore[attr-defined]
+    assert json.loads(again.stdout)["status"] == "nothing to do"
+    dry = cli(run_cli, lib, "rollback", "1", "--dry-run", "--json")
+    assert len(json.loads(dry.stdout)) == len(show["items"])
+    assert tree(lib.src) == {}  # type: ignore[attr-defined]
+    back = cli(run_cli, lib, "rollback", "1", "--json")
+    assert back.exit_code == 0, back.stderr
+    assert tree(lib.src) == lib.original and not lib.dest.exists()  # type: ignore[attr-defined]
+    paths = [r[0] for r in ledger_rows(lib.db, "SELECT path FROM files")]  # type: ignore[attr-defined]
+    assert all(p.startswith(str(lib.src)) for p in paths)  # type: ignore[attr-defined]
+    log = json.loads(cli(run_cli, lib, "log", "--json").stdout)
+    assert [o["status"] for o in log] == ["rolled_back", "done"]
+    assert {
+        i["state"] for i in json.loads(cli(run_cli, lib, "log", "show", "1", "--json").stdout)["items"]
+    } == {"undone"}
+    second = cli(run_cli, lib, "rollback", "1")  # a second rollback is a no-op
+    assert second.exit_code == 0, second.stderr
+    assert tree(lib.src) == lib.original  # type: ignore[attr-defined]
+    assert len(json.loads(cli(run_cli, lib, "log", "--json").stdout)) == 2
+
+
+def test_plan_file_edit_and_stale_items(run_cli: RunCli, lib: object, tmp_path: Path) -> None:
+    plan_path = tmp_path / "plan.json"
+    res = cli(run_cli, lib, "organize", "--dest", lib.dest, "--plan", plan_path)  # type: ignore[attr-defined]
+    assert res.exit_code == 0, res.stderr
+    data = json.loads(plan_path.read_text())
+    assert data["anivault_plan"] == 1 and all("fingerprint" in i for i in data["items"])
+    edited = data["items"][0]
+    edited["dst"] = str(Path(edited["dst"]).with_name("Edited by hand.mkv"))
+    stale_src = Path(data["items"][1]["src"])
+    stale_src.write_bytes(b"changed after planning")
+    escaping = data["items"][2]
+    escaping["dst"] = str(lib.dest.parent / "outside.mkv")  # type: ignore[attr-defined]
+    plan_path.write_text(json.dumps(data))
+    res = cli(run_cli, lib, "organize", "--from-plan", plan_path, "--apply", "--json")
+    out = json.loads(res.stdout)
+    assert out["status"] == "done", out
+    assert Path(edited["dst"]).exists()
+    assert stale_src.exists() and not (lib.dest.parent / "outside.mkv").exists()  # type: ignore[attr-defined]
+    # a dry run of the same plan names the stale items and why
+    dry = cli(run_cli, lib, "organize", "--from-plan", plan_path, "--json")
+    items = {i["src"]: i for i in json.loads(dry.stdout)["items"]}
+    assert "changed since" in items[str(stale_src)]["note"]
+    assert "outside dest" in items[escaping["src"]]["note"]
+    assert items[edited["src"]]["note"] == "source missing"
+
+
+def test_destination_inside_source_is_refused(run_cli: RunCli, lib: object) -> None:
+    res = cli(run_cli, lib, "organize", "--dest", lib.src / "Vault", "--apply")  # type: ignore[attr-defined]
+    assert res.exit_code == 2 and "inside the source folder" in res.stderr
+    res = cli(run_cli, lib, "organize", "--dest", lib.src)  # type: ignore[attr-defined]
+    assert res.exit_code == 2
+    assert ledger_rows(lib.db, "SELECT count(*) FROM operations") == [(0,)]  # type: ignore[attr-defined]
+
+
+def test_bad_option_values_are_one_line_errors(run_cli: RunCli, lib: object) -> None:
+    for args in (("--action", "teleport"), ("--conflict", "clobber"), ("--template", "{title}/{nope}")):
+        res = cli(run_cli, lib, "organize", "--dest", lib.dest, *args)  # type: ignore[attr-defined]
+        assert res.exit_code != 0 and res.stderr.startswith("error:") and "hint:" in res.stderr
+        assert "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("action", ["copy", "hardlink", "symlink"])
+def test_other_actions_and_their_rollback(db: Database, tmp_path: Path, action: str) -> None:
+    src = write(tmp_path / "src" / "[G] Frieren - 01.mkv", b"video")
+    sub = write(tmp_path / "src" / "[G] Frieren - 01.en.ass", b"sub")
+    plan = service.plan_from_inputs(
+        [episode_input(src, 1, companions=[sub])], str(tmp_path / "vault"), action=action
+    )
+    res = service.apply_plan(db, plan)
+    assert res.status == "done", res
+    placed = tmp_path / "vault" / "Frieren (2023) [tmdbid-209867]" / "Season 01" / "Frieren - S01E01.mkv"
+    assert placed.read_bytes() == b"video" and src.exists()
+    assert placed.with_name("Frieren - S01E01.en.ass").exists()
+    if action == "hardlink":
+        assert placed.stat().st_ino == src.stat().st_ino
+    if action == "symlink":
+        assert placed.is_symlink() and os.readlink(placed) == str(src)
+    back = service.rollback(db, res.op_id)
+    assert back.status == "done"  # type: ignore[union-attr]
+    assert not (tmp_path / "vault").exists() and src.read_bytes() == b"video"
+
+
+@pytest.mark.parametrize("policy", ["skip", "rename", "fail"])
+def test_conflict_policies_never_overwrite(db: Database, tmp_path: Path, policy: str) -> None:
+    src = write(tmp_path / "src" / "a.mkv", b"new")
+    target = write(
+        tmp_path / "vault" / "Frieren (2023) [tmdbid-209867]" / "Season 01" / "Frieren - S01E01.mkv", b"old"
+    )
+    if policy == "fail":
+        with pytest.raises(PlanConflict):
+            service.plan_from_inputs([episode_input(src, 1)], str(tmp_path / "vault"), conflict=policy)
+        return
+    plan = service.plan_from_inputs([episode_input(src, 1)], str(tmp_path / "vault"), conflict=policy)
+    res = service.apply_plan(db, plan)
+    assert target.read_bytes() == b"old"
+    if policy == "skip":
+        assert plan.moves[0].status == "skip" and src.exists()
+    else:
+        assert target.with_name("Frieren - S01E01 (2).mkv").read_bytes() == b"new" and not src.exists()
+        assert res.status == "done"
+
+
+def test_identical_content_at_target_counts_as_done(db: Database, tmp_path: Path) -> None:
+    src = write(tmp_path / "src" / "a.mkv", b"same")
+    write(
+        tmp_path / "vault" / "Frieren (2023) [tmdbid-209867]" / "Season 01" / "Frieren - S01E01.mkv", b"same"
+    )
+    plan = service.plan_from_inputs([episode_input(src, 1)], str(tmp_path / "vault"))
+    assert plan.moves[0].status == "identical"
+    assert service.apply_plan(db, plan).status == "nothing to do" and src.exists()
+
+
+def test_two_sources_to_one_target_detected_at_plan_time(db: Database, tmp_path: Path) -> None:
+    a = write(tmp_path / "src" / "[SubsPlease] Frieren - 01.mkv", b"a")
+    b = write(tmp_path / "src" / "[Erai-raws] Frieren - 01.mkv", b"b")
+    plan = service.plan_from_inputs([episode_input(b, 1), episode_input(a, 1)], str(tmp_path / "vault"))
+    assert [m.status for m in plan.moves] == ["todo", "skip"]
+    assert str(b) in (plan.moves[1].note or "")
+    with pytest.raises(PlanConflict) as exc:
+        service.plan_from_inputs(
+            [episode_input(b, 1), episode_input(a, 1)], str(tmp_path / "vault"), conflict="fail"
+        )
+    assert str(a) in exc.value.message
+    plan = service.plan_from_inputs(
+        [episode_input(b, 1), episode_input(a, 1)], str(tmp_path / "vault"), conflict="rename"
+    )
+    assert service.apply_plan(db, plan).status == "done"
+    season = tmp_path / "vault" / "Frieren (2023) [tmdbid-209867]" / "Season 01"
+    assert sorted(p.read_bytes() for p in season.iterdir()) == [b"a", b"b"]
+
+
+def test_swap_and_cycle_go_through_temp_names_and_roll_back(db: Database, tmp_path: Path) -> None:
+    season = tmp_path / "vault" / "Frieren (2023) [tmdbid-209867]" / "Season 01"
+    names = {n: write(season / f"Frieren - S01E0{n}.mkv", f"episode {n}") for n in (1, 2, 3, 4, 5)}
+    # E01 <-> E02 swap, and a cycle E03 -> E04 -> E05 -> E03 (the files were numbered wrongly)
+    wanted = {1: 2, 2: 1, 3: 4, 4: 5, 5: 3}
+    inputs = [episode_input(names[n], wanted[n]) for n in names]
+    before = files_under(tmp_path / "vault")
+    plan = service.plan_from_inputs(inputs, str(tmp_path / "vault"))
+    assert [m.status for m in plan.moves] == ["todo"] * 5
+    res = service.apply_plan(db, plan)
+    assert res.status == "done", res
+    for n, to in wanted.items():
+        assert (season / f"Frieren - S01E0{to}.mkv").read_text() == f"episode {n}"
+    assert not [p for p in season.iterdir() if p.name.startswith(".anivault")]
+    service.rollback(db, res.op_id)
+    assert files_under(tmp_path / "vault") == before
+
+
+def test_case_only_rename(db: Database, tmp_path: Path) -> None:
+    season = tmp_path / "vault" / "Frieren (2023) [tmdbid-209867]" / "Season 01"
+    old = write(season / "frieren - s01e01.mkv", b"v")
+    plan = service.plan_from_inputs([episode_input(old, 1)], str(tmp_path / "vault"))
+    res = service.apply_plan(db, plan)
+    assert res.status == "done" and [p.name for p in season.iterdir()] == ["Frieren - S01E01.mkv"]
+    service.rollback(db, res.op_id)
+    assert [p.name for p in season.iterdir()] == ["frieren - s01e01.mkv"]
+
+
+def test_japanese_korean_and_nfd_names_roll_back_to_the_exact_bytes(db: Database, tmp_path: Path) -> None:
+    nfd = unicodedata.normalize("NFD", "[Group] がっこうぐらし！ 第01話.mkv")
+    ko = "[Group] 나 혼자만 레벨업 01화.mkv"
+    a = write(tmp_path / "src" / unicodedata.normalize("NFD", "ぱ") / nfd, b"ja")
+    b = write(tmp_path / "src" / ko, b"ko")
+    before = {os.fsencode(p) for p in (a, b)}
+    # an existing library folder spelled in NFD is reused, not duplicated
+    write(
+        tmp_path / "vault" / unicodedata.normalize("NFD", "がっこうぐらし！ (2023) [tmdbid-1]") / "keep.txt",
+        b"",
+    )
+    plan = service.plan_from_inputs(
+        [
+            episode_input(a, 1, title="がっこうぐらし！", tmdb_id=1),
+            episode_input(b, 1, title="나 혼자만 레벨업", tmdb_id=2),
+        ],
+        str(tmp_path / "vault"),
+    )
+    res = service.apply_plan(db, plan)
+    assert res.status == "done"
+    assert len(os.listdir(tmp_path / "vault")) == 2
+    service.rollback(db, res.op_id)
+    assert {os.fsencode(p) for p in (a, b) if p.exists()} == before
+
+
+def test_rollback_after_user_edits_skips_with_reasons(db: Database, tmp_path: Path) -> None:
+    srcs = [write(tmp_path / "src" / f"ep{n}.mkv", f"episode {n}") for n in range(1, 6)]
+    plan = service.plan_from_inputs(
+        [episode_input(p, n) for n, p in enumerate(srcs, 1)], str(tmp_path / "vault")
+    )
+    res = service.apply_plan(db, plan)
+    dsts = {m.src: Path(m.dst) for m in plan.moves}
+    dsts[str(srcs[0])].rename(dsts[str(srcs[0])].with_name("renamed.mkv"))  # user renamed one
+    dsts[str(srcs[1])].unlink()  # deleted one
+    dsts[str(srcs[2])].write_text("replaced with other content")  # replaced one
+    write(srcs[3], "a new file at the original path")  # occupied an original path
+    back = service.rollback(db, res.op_id)
+    assert back.status == "partial"  # type: ignore[union-attr]
+    notes = {p[1]: p[2] for p in back.problems}  # type: ignore[union-attr]
+    assert "target missing" in notes[str(srcs[0])]
+    assert "target missing" in notes[str(srcs[1])]
+    assert "changed since organize" in notes[str(srcs[2])]
+    assert "occupied" in notes[str(srcs[3])]
+    assert srcs[4].read_text() == "episode 5"  # the untouched one came back
+    assert srcs[3].read_text() == "a new file at the original path"
+    assert dsts[str(srcs[3])].read_text() == "episode 4"
+    assert dsts[str(srcs[2])].read_text() == "replaced with other content"
+
+
+def test_interrupted_run_resumes(db: Database, tmp_path: Path) -> None:
+    srcs = [write(tmp_path / "src" / f"ep{n}.mkv", f"episode {n}") for n in range(1, 9)]
+    plan = service.plan_from_inputs(
+        [episode_input(p, n) for n, p in enumerate(srcs, 1)], str(tmp_path / "vault")
+    )
+    seen = []
+
+    def ctrl_c_after_three(n: int) -> None:
+        seen.append(n)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(AniVaultError) as exc:
+        service.apply_plan(db, plan, progress=ctrl_c_after_three)
+    assert "--resume" in (exc.value.hint or "")
+    assert sum(p.exists() for p in srcs) == 8 - 3 + 3 - 3 + 3  # three mkdirs, then files
+    res = service.resume(db)
+    assert res.status == "done" and not any(p.exists() for p in srcs)
+    with pytest.raises(UsageError):
+        service.resume(db)
