@@ -60,7 +60,7 @@ def ls(
         if json_out:
             n = stream_json(rows)
         elif csv_out:
-            n = stream_csv(columns, ([row[c] for c in columns] for row in rows))
+            n = stream_csv(columns, (row.values() for row in rows))
         else:
             n = 0
             out = sys.stdout

@@ -63,23 +63,18 @@ def stream_json(rows: Iterable[dict[str, Any]]) -> int:
     return n
 
 
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", "backslashreplace")
-    return value
+def stream_csv(columns: Sequence[str], rows: Iterable[Iterable[Any]]) -> int:
+    """CSV with a header row, written as rows arrive (None is an empty cell). Returns the row count.
 
-
-def stream_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """CSV with a header row, written as rows arrive. Returns the row count."""
+    Values must already be text or numbers: bytes go through `anivault.library.readable` first.
+    """
     import csv
 
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(columns)
     n = 0
     for row in rows:
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow(row)
         n += 1
     sys.stdout.flush()
     return n
