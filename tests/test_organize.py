@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import RunCli
-from crash_organize import make_library, tree
-from organize_support import episode_input, files_under, ledger_rows, write
+from crash_organize import episode_input, files_under, ledger_rows, make_library, tree, write
 
 from anivault.db.engine import Database, open_db
 from anivault.errors import AniVaultError, UsageError
