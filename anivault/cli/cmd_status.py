@@ -32,7 +32,12 @@ def status(
 def _counts(counts: Any) -> str:
     if not isinstance(counts, dict) or not counts:
         return "-"
-    return ", ".join(f"{k} {v}" for k, v in counts.items() if not isinstance(v, dict | list))
+    shown = [
+        f"{k} {v}"
+        for k, v in counts.items()
+        if isinstance(v, int) and not isinstance(v, bool) and v and not k.endswith("_id")
+    ]
+    return ", ".join(shown) or "-"
 
 
 def _render(report: dict[str, Any]) -> None:
