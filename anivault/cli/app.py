@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "anivault.cli.cmd_parse",
     "anivault.cli.cmd_match",
     "anivault.cli.cmd_review",
+    "anivault.cli.cmd_run",
     "anivault.cli.cmd_cache",
     "anivault.cli.cmd_ls",
     "anivault.cli.cmd_show",
