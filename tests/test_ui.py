@@ -284,6 +284,14 @@ def test_cjk_titles_line_up_at_80_columns() -> None:
     assert len(starts) == 1
 
 
+def test_docs_show_the_home_screen_as_it_is() -> None:
+    _code, out, _ = session(["0"])
+    home = "\n".join(line.rstrip() for line in out.splitlines()[:-1])
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "usage.md").read_text("utf-8")
+    assert "## anivault ui" in docs
+    assert home + "\nChoose:" in docs
+
+
 def test_ui_command_reads_piped_stdin(run_cli: RunCli) -> None:
     result = run_cli("ui", input="6\n1\n\n0\n0\n")
     assert result.exit_code == 0, result.stderr

@@ -28,8 +28,11 @@ def ui() -> None:
     Ctrl-C there exits. Nothing is organized without a dry-run plan and an explicit yes. Running `anivault`
     with no arguments on a terminal opens it too. Answers are read from stdin, so it can be scripted.
 
-    Example:  anivault ui
-    Example:  printf '6\\n1\\n0\\n0\\n0\\n' | anivault ui      (Tools → cache statistics → back, back, exit)
+    Examples:
+
+    \b
+        anivault ui
+        printf '6\\n1\\n\\n0\\n0\\n' | anivault ui    # Tools, cache statistics, Enter, back, exit
     """
     code = run_ui(Terminal())
     if code:

@@ -66,6 +66,9 @@ class Terminal:
             console = Console(highlight=False)
         self.console = console
         self._read = read_line or _stdin_reader
+        # Piped answers are not echoed by a terminal: write them after the prompt so the output reads as a
+        # transcript of the session.
+        self.echo = read_line is None and not sys.stdin.isatty()
         # Hidden input for PINs and keys: getpass on a terminal; a scripted reader is used as is.
         self.secret_reader: LineReader | None = _hidden_reader if read_line is None else None
 
@@ -104,7 +107,10 @@ class Terminal:
         self.console.print(prompt, end="", highlight=False)
         self.console.file.flush()
         reader = self.secret_reader if secret and self.secret_reader is not None else self._read
-        return reader().strip()
+        answer = reader().strip()
+        if self.echo:
+            self.console.print("" if secret else answer, markup=False, highlight=False)
+        return answer
 
     def ask(
         self,
@@ -167,7 +173,7 @@ class Terminal:
         clear: bool = False,
         notice: str | None = None,
     ) -> str:
-        """Show numbered items and return the chosen key; `0`/`b` (and Enter) go back (:class:`Back`).
+        """Show numbered items and return the chosen key; `0` or `b` goes back (:class:`Back`).
         ``notice`` is a line shown under the title (what just happened)."""
         self.title(title, clear=clear)
         if notice:
@@ -186,7 +192,9 @@ class Terminal:
         keys = {i.key.lower(): i.key for i in items}
         while True:
             answer = self._line(f"{prompt}: ").lower()
-            if answer in ("", "0", *BACK_WORDS):
+            if not answer:
+                continue  # a stray Enter must not leave a screen (or, at home, the program)
+            if answer in ("0", *BACK_WORDS):
                 raise Back
             if answer in keys:
                 return keys[answer]
