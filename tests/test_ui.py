@@ -297,7 +297,7 @@ def test_ui_command_reads_piped_stdin(run_cli: RunCli) -> None:
     assert result.exit_code == 0, result.stderr
     assert "TMDB cache" in result.stdout
     help_text = run_cli("ui", "--help").stdout
-    assert "Example:" in help_text
+    assert "Examples:" in help_text and "anivault ui" in help_text
 
 
 # ------------------------------------------------------------------------------------ pseudo-terminal
