@@ -300,15 +300,14 @@ def copy_to_part(src: str, part: str, *, want_hash: bool) -> str | None:
 
 def verify_part(part: str, expected: Fingerprint, src: str, src_hash: str | None) -> None:
     """Check the temp copy (size, hash when given) and that the source did not change meanwhile."""
+    diff = expected.differences(os.lstat(src))
+    if diff:
+        raise SourceChanged(", ".join(diff))
     pst = os.stat(part)
     if pst.st_size != expected.size:
         raise VerifyFailed(f"copy has {pst.st_size} bytes, source {expected.size}")
     if src_hash is not None and file_hash(part) != src_hash:
         raise VerifyFailed("copy's SHA-256 differs from the source's")
-    sst = os.lstat(src)
-    diff = expected.differences(sst)
-    if diff:
-        raise SourceChanged(", ".join(diff))
     crashpoint("after_verify")
 
 

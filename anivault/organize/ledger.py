@@ -314,10 +314,10 @@ class Ledger:
             return cur.rowcount
 
     def reopen(self, op_id: int) -> None:
-        """--resume: aborted items become pending again (intent re-recorded durably before acting)."""
+        """--resume: aborted and failed items become pending again (re-recorded durably before acting)."""
         with self.tx() as c:
             c.execute(
-                "UPDATE operation_items SET state='pending', note=NULL WHERE op_id=? AND state='aborted'",
+                "UPDATE operation_items SET state='pending', note=NULL WHERE op_id=? AND state IN ('aborted', 'failed')",
                 (op_id,),
             )
             c.execute("UPDATE operations SET status='running', finished_at=NULL WHERE id=?", (op_id,))

@@ -193,8 +193,8 @@ def resume(db: Database, op_id: int | None = None, progress: Progress | None = N
     with writing(db, "organize --resume") as ledger:
         candidates = [
             o
-            for o in ledger.operations(statuses=["interrupted", "failed"], kind="organize")
-            if o.counts.get("aborted")
+            for o in ledger.operations(statuses=["interrupted", "failed", "partial"], kind="organize")
+            if o.counts.get("aborted") or o.counts.get("failed")
         ]
         if op_id is not None:
             candidates = [o for o in candidates if o.id == op_id]
@@ -243,7 +243,7 @@ def rollback(
         if op.kind != "organize":
             raise UsageError(f"run {op_id} is itself a rollback", hint="organize again instead")
         previous = ledger.rollback_of(op_id)
-        if previous is not None and previous.counts.get("aborted"):
+        if previous is not None and (previous.counts.get("aborted") or previous.counts.get("failed")):
             if dry_run:
                 return [
                     Step(it.seq, it.action, it.src, it.dst, it.fp)
