@@ -769,6 +769,8 @@ def run_match(
     try:
         futures = {pool.submit(work, g): g for g in groups}
         for fut in cf.as_completed(futures):
+            if fut.cancelled():
+                continue  # cancelled after a 401: nothing was decided for it
             try:
                 d = fut.result()
             except TmdbAuthError as exc:
