@@ -51,10 +51,12 @@ class Script:
         return answer
 
 
-def session(answers: list[object], width: int = 80) -> tuple[int, str, Script]:
-    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
+def session(answers: list[object], width: int = 80, height: int = 24) -> tuple[int, str, Script]:
+    console = Console(file=io.StringIO(), width=width, height=height, color_system=None, force_terminal=False)
     script = Script(answers)
-    code = run_ui(Terminal(console, script))
+    term = Terminal(console, script)
+    term.echo = True  # answers appear after their prompts, as on a terminal
+    code = run_ui(term)
     out = console.file.getvalue()  # type: ignore[attr-defined]
     return code, out, script
 
@@ -255,6 +257,24 @@ def test_review_screen_picks_a_candidate(tmp_path: Path, emulator: object, aniva
         assert conn.execute("SELECT title_norm, tmdb_id FROM overrides").fetchall() == [
             ("fruits basket", 1730)
         ]
+
+
+def test_plan_screen_fits_80_by_24(tmp_path: Path, emulator: object) -> None:
+    src = tmp_path / "in"
+    names = [f"[SubsPlease] Sousou no Frieren - {n:02} (1080p).mkv" for n in range(1, 29)]
+    names += [f"進撃の巨人 第{n:02}話.mkv" for n in range(1, 6)]
+    make_files(src, names)
+    answers = _fill(WIZARD_TO_PLAN, src=str(src), dest=str(tmp_path / "Vault"))
+    code, out, _ = session([*answers, "0", "0"])
+    assert code == 0, out
+    lines = out.splitlines()
+    top = next(i for i, ln in enumerate(lines) if ln.startswith("Plan (dry run"))
+    bottom = next(i for i, ln in enumerate(lines) if i > top and ln.startswith("Choose:"))
+    screen = lines[top : bottom + 1]
+    assert len(screen) <= 24, "\n".join(screen)
+    assert all(cell_len(ln) <= 80 for ln in screen), "\n".join(screen)
+    assert any(ln.startswith("… and ") and "more" in ln for ln in screen)
+    assert "33 to move" in out
 
 
 def test_cjk_titles_line_up_at_80_columns() -> None:

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from anivault.db.engine import Database
     from anivault.organize.service import OrganizePlan
 
-SHOWN_FILES = 10  # plan lines shown before "… and N more": the plan, counts and menu fit in 24 rows
+# Rows around the plan's tree: its title, "… and N more", two notes, the counts, the menu (title, 3 items,
+# back) and the prompt. The tree gets what is left of the screen's height.
+PLAN_CHROME_ROWS = 11
 TEMPLATES = ("plex", "jellyfin", "kodi", "custom")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
 
@@ -368,36 +370,47 @@ def plan_for_sources(db: Database, a: RunAnswers) -> OrganizePlan:
 
 def plan_step(term: Terminal, db: Database, cfg: Settings, a: RunAnswers) -> OrganizePlan:
     plan = plan_for_sources(db, a)
-    show_plan(term, plan, limit=SHOWN_FILES)
+    show_plan(term, plan)
     return plan
 
 
-def show_plan(term: Terminal, plan: OrganizePlan, *, limit: int | None) -> None:
+def show_plan(term: Terminal, plan: OrganizePlan, *, full: bool = False) -> None:
+    """The plan as the folder tree it makes. Unless ``full``, only as many lines as leave room on the
+    screen for the counts and the menu under it (24 rows: the tree gets 14)."""
     from rich.cells import cell_len
     from rich.tree import Tree
 
     term.title("Plan (dry run: nothing has changed)")
+    width = term.console.width
+    budget = None if full else max(6, term.console.height - PLAN_CHROME_ROWS)
     todo = plan.todo
-    tree = Tree(esc(plan.dest))
+    tree = Tree(esc(cut(plan.dest, width)))
     nodes: dict[str, Tree] = {}
-    for m in todo if limit is None else todo[:limit]:
+    used, shown = 1, 0
+    for m in todo:
         rel = os.path.relpath(m.dst, plan.dest).split(os.sep)
-        parent, key = tree, ""
-        for part in rel[:-1]:
-            key = os.path.join(key, part)
+        keys = [os.path.join(*rel[: i + 1]) for i in range(len(rel) - 1)]
+        if budget is not None and used + sum(k not in nodes for k in keys) + 1 > budget:
+            break
+        parent = tree
+        for depth, (key, part) in enumerate(zip(keys, rel, strict=False), 1):
             if key not in nodes:
-                nodes[key] = parent.add(esc(part))
+                nodes[key] = parent.add(esc(cut(part, width - 4 * depth)))
+                used += 1
             parent = nodes[key]
         # the source name only where it fits on the line: the tree's guides take 4 cells a level
-        room = term.console.width - 4 * len(rel) - cell_len(rel[-1]) - 3
+        name = cut(rel[-1], width - 4 * len(rel))
+        room = width - 4 * len(rel) - cell_len(name) - 3
         origin = f" [dim]← {esc(cut(os.path.basename(m.src), room))}[/dim]" if room >= 12 else ""
-        parent.add(f"{esc(rel[-1])}{origin}")
+        parent.add(f"{esc(name)}{origin}")
+        used += 1
+        shown += 1
     term.print(tree)
-    if limit is not None and len(todo) > limit:
-        term.text(f"… and {len(todo) - limit} more")
-    for m in plan.moves:
-        if m.status not in ("todo", "noop") and (limit is None or m.status == "stale"):
-            term.text(f"  {m.status}: {os.path.basename(m.src)} ({m.note})")
+    if shown < len(todo):
+        term.text(f"… and {len(todo) - shown} more (l lists them all)")
+    others = [m for m in plan.moves if m.status not in ("todo", "noop")]
+    for m in others if full else others[:2]:
+        term.text(cut(f"  {m.status}: {os.path.basename(m.src)} ({m.note})", width))
     counts = plan.counts()
     term.text(
         f"{counts.get('todo', 0)} to {plan.action}, {counts.get('noop', 0)} already in place, "
@@ -417,7 +430,7 @@ def decide(
         items.append(MenuItem("s", "Save these answers as a profile", f"now: {profile}" if profile else ""))
         choice = term.menu("What now?", items, back="Back to the home screen (nothing changes)")
         if choice == "l":
-            show_plan(term, plan, limit=None)
+            show_plan(term, plan, full=True)
         elif choice == "s":
             save_profile(term, a, profile)
         elif choice == "a":
