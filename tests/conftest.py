@@ -11,6 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+# One profile for every run: no per-example deadline (shared, noisy machines), and no "explain" phase
+# (it re-runs a failing example under a tracer for minutes; the shrunk example is what we need).
+settings.register_profile(
+    "anivault",
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.load_profile("anivault")
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
