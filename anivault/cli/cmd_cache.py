@@ -35,7 +35,7 @@ def stats(json_out: Annotated[bool, typer.Option("--json", help="Print as JSON."
     rows = [
         ("entries", st.entries),
         ("expired", st.expired),
-        ("negative (404 / empty)", st.negative),
+        ("not found (404)", st.negative),
         ("payload bytes", st.bytes),
         ("reuses (hits)", st.hits),
     ] + [(f"  {ep}", n) for ep, n in sorted(st.by_endpoint.items())]
