@@ -332,7 +332,8 @@ def score_candidate(
 
 
 _KIND_WORDS = re.compile(
-    r"\b(?:ova|oad|ona|special|specials|sp|movie|the movie|gekijouban|tv|batch|complete)\b"
+    r"\b(?:ova|oad|ona|special|specials|sp|movie|the movie|gekijouban|tv|batch|complete"
+    r"|ncop|nced|creditless|op|ed|pv|cm|preview|trailer|menu|extras?|bonus)\b"
 )
 _ALNUM_EDGE = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
