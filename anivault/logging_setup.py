@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 from pathlib import Path
+from types import TracebackType
 from typing import Final
 
 from anivault.redact import redact, register_env_secrets
@@ -151,7 +152,40 @@ def setup_logging(
     for name in _LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(logging.NOTSET if debug else logging.WARNING)
     logging.captureWarnings(True)
+    install_redacting_excepthooks()
     return files
+
+
+def install_redacting_excepthooks() -> None:
+    """Uncaught exceptions (``--debug`` re-raises; a worker thread dies) print a redacted traceback.
+
+    Python's default hook writes the raw traceback to stderr, and an exception message can quote a URL or
+    a header that carries the key. Crash output is output too (RELIABILITY G11).
+    """
+    import sys
+    import threading
+    import traceback
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        try:
+            sys.stderr.write(redact(text))
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        text = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+        try:
+            sys.stderr.write(redact(f"exception in thread {name}:\n{text}"))
+        except (OSError, ValueError):
+            pass
+
+    sys.excepthook = hook
+    threading.excepthook = thread_hook
 
 
 def shutdown_logging() -> None:
