@@ -317,3 +317,24 @@ def test_cli_table_shows_brackets_verbatim() -> None:
     assert result.exit_code == 0, result.output
     assert "[SubsPlease]" in result.stdout
     assert "Dungeon Meshi" in result.stdout
+
+
+def test_threads_do_not_mix_results() -> None:
+    # anitopy keeps its state in module globals; parse_name serialises it so threads stay correct.
+    import threading
+
+    names = [f"[SubsPlease] Sousou no Frieren S2 - {i:02d} (1080p).mkv" for i in range(1, 13)]
+    names += [f"[Ohys-Raws] 귀멸의 칼날 3기 {i}화 (1080p).mp4" for i in range(1, 13)]
+    expected = {name: parse_name(name) for name in names}
+    mismatches: list[str] = []
+
+    def work() -> None:
+        for _ in range(5):
+            mismatches.extend(n for n in names if parse_name(n) != expected[n])
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert mismatches == []

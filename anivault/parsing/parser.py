@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,11 @@ from anivault.parsing.normalize import normalize_title
 # with length, so the parse is capped to keep its time bounded on hostile input.
 MAX_NAME_CHARS = 400
 
+# The extension is split off (and recognised) before anitopy sees the name.
 _ANITOPY_OPTIONS = {"parse_file_extension": False}
+# anitopy keeps its tokens and elements in module-level globals, so two threads parsing at once would
+# mix their results; the lock costs nothing uncontended (the indexer uses processes, not threads).
+_ANITOPY_LOCK = threading.Lock()
 _EPISODE_TOKEN = re.compile(r"^(\d{1,4})(?:\.(\d{1,2}))?$")
 _PAREN_TOKEN = re.compile(r"\([^()]*\)")
 _DELIMS = re.compile(r"[ _]+")
@@ -54,6 +59,8 @@ _DOT_DELIM = re.compile(r"(?<=[^\W\d_])\.(?=[^\W_])|(?<=\d)\.(?=[^\W\d_]{2})|(?<
 # "(Group, 720p)": the group named first inside the parentheses that carry the resolution.
 _PAREN_GROUP = re.compile(r"\(([^(),]{2,40}),[ ]?(?:\d{3,4}p|\d{3,4}x\d{3,4})\)")
 _OF_EPISODES = re.compile(r"^\d{1,4}[ _]of[ _]\d{1,4}$", re.I)
+# Cheap pre-check before the language-tag test: tags are short runs of letters and separators.
+_MAYBE_LANGUAGE = re.compile(r"^[A-Za-z_+&,/. -]{2,30}$")
 _EXPLICIT_EPISODE = re.compile(r"^(?:EP?|Episode|#|第)", re.I)
 _NUMBER_ONLY = re.compile(r"^\d{1,4}(?:v\d)?$")
 _BATCH_PREFIX_NUMBER = re.compile(r" (\d{1,4})$")
@@ -175,7 +182,8 @@ def _run_anitopy(text: str, ext: str | None) -> dict[str, Any] | None:
     if not text.strip():
         return None
     try:
-        result = anitopy.parse(text, options=_ANITOPY_OPTIONS)
+        with _ANITOPY_LOCK:
+            result = anitopy.parse(text, options=_ANITOPY_OPTIONS)
     except Exception:  # anitopy raises on some real names (AttributeError, IndexError, ...)
         return None
     return result if isinstance(result, dict) else None
@@ -203,24 +211,28 @@ def _int(value: str | None) -> int | None:
 
 
 def _from_anitopy(d: _Draft, raw: dict[str, Any]) -> None:
-    d.title = _one(raw.get("anime_title"))
-    d.season = _int(_one(raw.get("anime_season")))
-    year = _int(_one(raw.get("anime_year")))
-    d.year = year if year and 1900 <= year <= 2100 else None
-    anime_type = _one(raw.get("anime_type"))
-    if anime_type:
-        d.kind = R.KIND_WORDS.get(anime_type.lower())
-    d.release_group = _one(raw.get("release_group"))
-    d.resolution = _one(raw.get("video_resolution"))
-    d.source = _one(raw.get("source"))
-    d.video_terms = _many(raw.get("video_term"))
-    d.audio_terms = _many(raw.get("audio_term"))
-    checksum = _one(raw.get("file_checksum"))
-    d.checksum = checksum.upper() if checksum else None
-    version = _one(raw.get("release_version"))
-    d.version = _int(version)
-    d.episode_title = _one(raw.get("episode_title"))
-    d.episode_raw = list(_many(raw.get("episode_number")))
+    get = raw.get
+    d.title = _one(get("anime_title"))
+    if "anime_season" in raw:
+        d.season = _int(_one(raw["anime_season"]))
+    if "anime_year" in raw:
+        year = _int(_one(raw["anime_year"]))
+        d.year = year if year and 1900 <= year <= 2100 else None
+    if "anime_type" in raw:
+        anime_type = _one(raw["anime_type"])
+        d.kind = R.KIND_WORDS.get(anime_type.lower()) if anime_type else None
+    d.release_group = _one(get("release_group"))
+    d.resolution = _one(get("video_resolution"))
+    d.source = _one(get("source"))
+    d.video_terms = _many(get("video_term"))
+    d.audio_terms = _many(get("audio_term"))
+    if "file_checksum" in raw:
+        checksum = _one(raw["file_checksum"])
+        d.checksum = checksum.upper() if checksum else None
+    if "release_version" in raw:
+        d.version = _int(_one(raw["release_version"]))
+    d.episode_title = _one(get("episode_title"))
+    d.episode_raw = list(_many(get("episode_number")))
     _set_episode_from_raw(d)
 
 
@@ -248,8 +260,10 @@ def _episode_valid(d: _Draft) -> bool:
 
 
 def _fix_release_group(d: _Draft, text: str) -> None:
-    tokens = R.bracket_tokens(text)
     group = d.release_group
+    if group and "_&_" not in group and not _MAYBE_LANGUAGE.match(group):
+        return  # the common case: anitopy found a plausible group
+    tokens = R.bracket_tokens(text)
     if group and R.is_language_tag(group):
         # "Show_[01_of_24]_[ru_jp]_[Group_&_Friends]": a language tag is not the group; the group
         # is then the last bracket that is neither a tag nor a number.
@@ -398,10 +412,22 @@ def _anitopy_misreads(d: _Draft, text: str, raw: dict[str, Any]) -> None:
     title = d.title
     if not title:
         return
+    numeric_episode_title = d.episode_title is not None and _NUMBER_ONLY.match(d.episode_title) is not None
+    invalid_episode = bool(d.episode_raw) and not _episode_valid(d)
+    alt = _one(raw.get("episode_number_alt"))
+    unpadded = (
+        d.episode is not None
+        and d.episode_end is None
+        and d.episode_title is not None
+        and bool(d.episode_raw)
+        and not d.episode_raw[0].startswith("0")
+    )
+    if not (numeric_episode_title or invalid_episode or alt or unpadded):
+        return  # the common case: nothing here applies, skip building the flat text
     flat = _flat(d, text)
     # "Show 3.5 - 04": anitopy takes the number in the title as the episode and the real one (after
     # the dash) as the episode title.
-    if d.episode_title and _NUMBER_ONLY.match(d.episode_title):
+    if numeric_episode_title:
         dash = R.find_dash_episode(flat)
         if dash is not None:
             start = flat.find(title)
@@ -412,7 +438,7 @@ def _anitopy_misreads(d: _Draft, text: str, raw: dict[str, Any]) -> None:
                 d.fire("dash_episode_preferred")
                 return
     # anitopy reads "Ver1.1a - 03"/"10b" as episode "1a"/"10b": an invalid number, look for the dash.
-    if d.episode_raw and not _episode_valid(d):
+    if invalid_episode:
         dash = R.find_dash_episode(flat)
         start = flat.find(title)
         if dash is not None and 0 <= start < dash.start():
@@ -421,7 +447,6 @@ def _anitopy_misreads(d: _Draft, text: str, raw: dict[str, Any]) -> None:
             d.fire("dash_episode_preferred")
             return
     # "Series Title 2 [01]": the number before the bracketed episode belongs to the title.
-    alt = _one(raw.get("episode_number_alt"))
     if alt and alt.isdigit() and d.episode is not None and f"{title} {alt} " in flat + " ":
         position = flat.find(f"{title} {alt} ")
         if position >= 0 and flat.find(str(d.episode_raw[0]) if d.episode_raw else "\0", position) > position:
@@ -429,14 +454,7 @@ def _anitopy_misreads(d: _Draft, text: str, raw: dict[str, Any]) -> None:
             d.fire("title_number")
             return
     # "Byousoku 5 Centimeter": an unpadded number between words, with no marker, is part of the name.
-    if (
-        d.episode is not None
-        and d.episode_end is None
-        and d.episode_title
-        and d.episode_raw
-        and not d.episode_raw[0].startswith("0")
-        and f"{title} {d.episode_raw[0]} {d.episode_title}" in flat
-    ):
+    if unpadded and f"{title} {d.episode_raw[0]} {d.episode_title}" in flat:
         d.title = f"{title} {d.episode_raw[0]} {d.episode_title}"
         d.episode = None
         d.episode_title = None
