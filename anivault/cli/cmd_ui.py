@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import typer
 
-from anivault.cli.ui_term import Back, MenuItem, Terminal
+from anivault.cli.ui_term import Back, MenuItem, Terminal, esc
 
 INTERRUPTED = 130  # the conventional exit status after Ctrl-C (ExitCode.INTERRUPTED)
 
@@ -84,9 +84,12 @@ def run_ui(term: Terminal) -> int:
         except EOFError:
             term.text("")
             return 0
-        except (KeyboardInterrupt, Interrupted):
+        except (KeyboardInterrupt, Interrupted) as exc:
             term.text("")
-            notice = "[yellow]interrupted[/yellow]: what finished is saved (Ctrl-C again to exit)"
+            what = "what finished is saved"
+            if isinstance(exc, Interrupted) and exc.message.startswith("run "):
+                what = f"{esc(exc.message)}; History & rollback can finish it"  # an organize run stopped
+            notice = f"[yellow]interrupted[/yellow]: {what} (Ctrl-C again to exit)"
             term.print(notice)
         except AniVaultError as exc:
             term.show_error(exc)

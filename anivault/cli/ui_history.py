@@ -98,14 +98,43 @@ def show_run(term: Terminal, op_id: int) -> None:
     if len(files) > SHOWN_ITEMS:
         term.text(f"… and {len(files) - SHOWN_ITEMS} more (all of them: anivault log show {op.id})")
     options = []
+    unfinished = bool(op.counts.get("aborted")) and op.status in ("interrupted", "failed")
+    if unfinished and op.kind == "organize":
+        options.append(MenuItem("c", "Finish this run", f"{op.counts['aborted']} files not attempted yet"))
+    if unfinished and op.kind == "rollback" and op.undo_of is not None:
+        options.append(
+            MenuItem("c", "Finish this rollback", f"{op.counts['aborted']} steps not attempted yet")
+        )
     if op.kind == "organize" and op.counts.get("done"):
         options.append(MenuItem("r", "Roll this run back", "shows every step first"))
     if not options:
         term.pause()
         return
     choice = term.menu(f"Run {op.id}", options)
-    if choice == "r":
-        rollback_run(term, op.id)
+    if choice == "r" or (choice == "c" and op.kind == "rollback" and op.undo_of is not None):
+        rollback_run(term, op.id if op.kind == "organize" else int(op.undo_of or 0))
+    elif choice == "c":
+        resume_run(term, op.id, int(op.counts["aborted"]))
+
+
+def resume_run(term: Terminal, op_id: int, left: int) -> None:
+    """Finish an interrupted organize run (`organize --resume`) after a yes."""
+    from anivault.cli.common import open_library
+    from anivault.organize import service
+
+    if not term.confirm(f"Finish run {op_id}: {left} files not attempted yet?"):
+        term.text("Nothing changed.")
+        return
+    with open_library() as db, term.progress("organizing", left) as update:
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            update(completed=done)
+
+        summary = service.resume(db, op_id, progress=advance)
+    report(term, summary)
 
 
 def rollback_run(term: Terminal, op_id: int) -> RunSummary | None:
