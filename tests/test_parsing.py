@@ -83,6 +83,10 @@ CASES: list[Case] = [
     ("Sword_Art_Online-ep7.mkv", (), {"title": "Sword Art Online", "episode": 7}),
     ("Shingeki no Kyojin 2. Bölüm (1080p).mkv", (), {"title": "Shingeki no Kyojin", "episode": 2}),
     ("Byousoku 5 Centimeter [BD 1080p].mkv", (), {"title": "Byousoku 5 Centimeter", "episode": None}),
+    ("[BakeSubs] 86 - 05 [1080p][D40A9E55].mkv", (), {"title": "86", "episode": 5, "release_group": "BakeSubs"}),
+    ("[Group] 22-7 - 05 [1080p].mkv", (), {"title": "22-7", "episode": 5}),
+    ("[ANBU-AonE]_SaiUnKoku_Monogatari_2_-_01_[7F0AC2A7].avi", (), {"title": "SaiUnKoku Monogatari 2", "episode": 1}),
+    ("Tokyo Magnitude 8.0 - 01 [HD][x264][RAW].mkv", (), {"title": "Tokyo Magnitude 8.0", "episode": 1}),
     ("[Group] Higurashi no Naku Koro ni Gou - 03 [1080p] (1).mkv", (), {"title": "Higurashi no Naku Koro ni Gou", "episode": 3}),
     # --- kinds --------------------------------------------------------------------------------------
     ("[Group] Fate Zero OVA - 02 [BD 720p].mkv", (), {"title": "Fate Zero OVA", "episode": 2, "kind": "ova"}),

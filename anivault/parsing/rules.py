@@ -372,6 +372,8 @@ def bracket_episode(token: str) -> tuple[int, int | None, int | None] | None:
         return None
     first = int(match.group(1))
     last = int(match.group(3)) if match.group(3) else None
+    if last is not None and last <= first:
+        return None  # "86 - 01" is a title and an episode, not a range
     version = int(match.group(2)) if match.group(2) else None
     return first, last, version
 
