@@ -68,28 +68,28 @@ def safe_name(name: str) -> str:
     return name
 
 
-def make_library(lib: Path, cases: list[dict[str, Any]], synthetic: int) -> dict[str, dict[str, Any]]:
+def make_library(lib: Path, cases: list[dict[str, Any]], synthetic: int) -> dict[str, list[dict[str, Any]]]:
+    """Every labelled name as an empty file at the library's top (no folder to lend the parser a title),
+    plus ``synthetic`` more episodes of each series. Returns path -> the cases named so."""
     from anivault.parsing import parse_name
 
     lib.mkdir(parents=True, exist_ok=True)
-    by_name: dict[str, dict[str, Any]] = {}
-    for i, case in enumerate(cases):
+    by_path: dict[str, list[dict[str, Any]]] = {}
+    for case in cases:
         name = safe_name(case["filename"])
-        folder = lib / f"case{i:04d}"
-        folder.mkdir()
-        (folder / name).touch()
-        by_name[str(folder / name)] = case
+        (lib / name).touch()
+        by_path.setdefault(str(lib / name), []).append(case)
         parsed = parse_name(name)
         if synthetic and parsed.title and parsed.kind != "movie":
-            syn = lib / f"syn{i:04d}"
-            syn.mkdir()
             ext = Path(name).suffix or ".mkv"
+            yr = f" ({parsed.year})" if parsed.year else ""
             for ep in range(1, synthetic + 1):
-                base = parsed.title
-                base = f"{base} S{parsed.season:02d}E{ep:02d}" if parsed.season else f"{base} - {ep:02d}"
-                yr = f" ({parsed.year})" if parsed.year else ""
-                (syn / f"[Synthetic] {base}{yr} [1080p]{ext}").touch()
-    return by_name
+                if parsed.season:
+                    base = f"{parsed.title} S{parsed.season:02d}E{ep:02d}"
+                else:
+                    base = f"{parsed.title} - {ep:02d}"
+                (lib / f"[Synthetic] {base}{yr} [1080p]{ext}").touch()
+    return by_path
 
 
 def main() -> int:
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace, cases: list[dict[str, Any]], tmp: Path, url: s
     misses = []
     with db.read() as s:
         rows = {f.path: m for f, m in s.execute(select(File, Match).join(Match, Match.file_id == File.id))}
-        for path, case in by_path.items():
+        for path, case in ((p, c) for p, cs in by_path.items() for c in cs):
             m = rows.get(path)
             want = (case["tmdb_id"], case["media_type"])
             got = (m.tmdb_id, m.media_type) if m is not None else (None, None)
@@ -162,7 +162,7 @@ def run(args: argparse.Namespace, cases: list[dict[str, Any]], tmp: Path, url: s
             if got != want:
                 misses.append((case["filename"], want, got, m.status if m else None, top3[:3]))
         statuses = Counter(m.status for m in rows.values())
-    n = len(by_path)
+    n = sum(len(cs) for cs in by_path.values())
     requests = stats1["total_requests"]
     busy = first.seconds_http or wall
     result = {

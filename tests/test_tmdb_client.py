@@ -10,8 +10,11 @@ import email.utils
 import json
 import logging
 import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -80,20 +83,48 @@ def run_threads(n: int, fn: Callable[[int], None]) -> list[BaseException]:
 # --------------------------------------------------------------------------------------------------- G9
 
 
-def test_rate_and_in_flight_never_above_the_limits() -> None:
+@pytest.fixture
+def emulator_process() -> Iterator[Callable[..., str]]:
+    """The emulator as its own process, started exactly as the contract says (no shared GIL with us)."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> str:
+        script = Path(__file__).parents[1] / "scripts" / "tmdb_emulator.py"
+        proc = subprocess.Popen(
+            [sys.executable, str(script), "--catalog", str(CATALOG), "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(proc)
+        assert proc.stdout is not None
+        return proc.stdout.readline().strip()
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(timeout=5)
+
+
+def server_stats(base_url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(base_url[:-2] + "/__stats", timeout=5) as resp:
+        data: dict[str, Any] = json.loads(resp.read())
+    return data
+
+
+def test_rate_and_in_flight_never_above_the_limits(emulator_process: Callable[..., str]) -> None:
     """Server-side counters: ≤ rate requests in any 1-second window and ≤ 4 in flight, with 8 workers."""
     rate = 25
-    with start_emulator(CATALOG, latency_ms=30, rate_limit=rate) as emu:
-        client = TmdbHttpClient(emu.base_url, ApiKey("test-key"), policy=fast_policy(rate=rate))
+    url = emulator_process("--latency-ms", "30", "--rate-limit", str(rate))
+    client = TmdbHttpClient(url, ApiKey("test-key"), policy=fast_policy(rate=rate))
 
-        def worker(i: int) -> None:
-            for j in range(8):
-                client.search("tv", QUERIES[(i + j) % len(QUERIES)])
+    def worker(i: int) -> None:
+        for j in range(8):
+            client.search("tv", QUERIES[(i + j) % len(QUERIES)])
 
-        t0 = time.monotonic()
-        assert run_threads(8, worker) == []
-        took = time.monotonic() - t0
-        stats = emu.stats()
+    t0 = time.monotonic()
+    assert run_threads(8, worker) == []
+    took = time.monotonic() - t0
+    stats = server_stats(url)
     assert stats["total_requests"] == 64
     assert stats["max_per_second"] <= rate
     assert stats["max_in_flight"] <= 4

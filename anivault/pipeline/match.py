@@ -251,8 +251,8 @@ def title_similarity(query_norm: str, title: str) -> float:
     # token_set rewards "every word of one is in the other"; discounted so that a longer sequel or
     # spin-off title does not tie with the exact one
     tset = fuzz.token_set_ratio(query_norm, t) / 100 * 0.88
-    # CJK titles have no spaces: compare characters
-    return max(ratio, sort, tset)
+    # a near miss ("… Magikarte Z" for "… Magikarte") stays below an exact title, however close
+    return min(0.95, max(ratio, sort, tset))
 
 
 def _raw_exact(title: str, titles: Iterable[str]) -> bool:
@@ -276,6 +276,7 @@ def score_candidate(
     seasons: Sequence[SeasonInfo] | None,
     rank: int,
     n_results: int,
+    evidence: float = 0.0,
 ) -> tuple[float, dict[str, Any]]:
     """Score one candidate; returns (score, reasons). Every rule is general (no title-specific cases)."""
     reasons: dict[str, Any] = {}
@@ -320,6 +321,9 @@ def score_candidate(
             elif group.max_episode is not None and group.max_episode > total and known:
                 score -= 0.10
                 reasons["season_exists"] = False
+    if evidence:
+        score += evidence
+        reasons["all_words_found"] = evidence
     # popularity: a tie-breaker only (TMDB orders results by it)
     if n_results > 1:
         adj = 0.03 * (1 - rank / n_results)
@@ -352,6 +356,11 @@ def query_variants(raw_title: str, norm: str) -> list[str]:
     latin = " ".join(_SPACELESS.sub(" ", norm).split())
     if cjk and latin:
         out += [latin, cjk]
+    # names often carry words after the title ("Baccano T1 Trailer"): the first words alone
+    words = out[0].split() if out[0] else norm.split()
+    for keep in (len(words) - 1, len(words) - 2):
+        if keep >= 1:
+            out.append(" ".join(words[:keep]))
     return [v for v in out if v and v != norm]
 
 
@@ -362,7 +371,7 @@ class GroupResolver:
         self.port = port
         self.opts = opts
 
-    def _search_plan(self, g: SeriesGroup) -> list[tuple[MediaType, str, int | None]]:
+    def _search_plan(self, g: SeriesGroup) -> list[tuple[MediaType, str, int | None, float]]:
         """Queries in order of promise; later ones run only while no good candidate has been found."""
         primary: MediaType = "movie" if g.kind == "movie" else "tv"
         other: MediaType = "tv" if primary == "movie" else "movie"
@@ -378,26 +387,30 @@ class GroupResolver:
         if wanted:
             plan.append((primary, f"{base or q} {wanted[0]}", None))  # a sequel filed as its own entry
         plan.append((other, q, None))
+        n_full = len(plan)
         for variant in query_variants(g.title, q):
             plan.append((primary, variant, None))
         seen: set[tuple[str, str, int | None]] = set()
         out = []
-        for item in plan:
+        for i, item in enumerate(plan):
             if item[1] and item not in seen:
                 seen.add(item)
-                out.append(item)
+                # TMDB found every word of the title (as written, or without its season words) in one of
+                # this show's titles: evidence beyond our fuzzy score, which hits of a shortened or
+                # re-spelled query do not have
+                out.append((*item, 0.05 if i < n_full else 0.0))
         return out
 
     def resolve(self, g: SeriesGroup) -> GroupDecision:
         best: dict[tuple[str, int], Candidate] = {}
         detailed: set[tuple[str, int]] = set()
-        for media_type, query, year in self._search_plan(g):
+        for media_type, query, year, evidence in self._search_plan(g):
             top = max(best.values(), key=lambda c: c.score, default=None)
             if top is not None and top.detailed and top.score >= self.opts.auto_threshold + 0.05:
                 break  # a good answer: other queries are not worth their requests
             hits = self.port.search(media_type, query, year)
             if hits:
-                self._consider(g, hits, best, detailed)
+                self._consider(g, hits, best, detailed, evidence)
         ranked = sorted(best.values(), key=lambda c: (-c.score, not c.detailed, c.tmdb_id))
         return self._decide(g, ranked)
 
@@ -407,6 +420,7 @@ class GroupResolver:
         hits: list[SearchHit],
         best: dict[tuple[str, int], Candidate],
         detailed: set[tuple[str, int]],
+        evidence: float = 0.0,
     ) -> None:
         """Score the hits; look up details (seasons, every alternative title) for the most promising few.
 
@@ -419,11 +433,15 @@ class GroupResolver:
         pre: list[tuple[bool, float, int, SearchHit, float, dict[str, Any]]] = []
         for rank, h in enumerate(hits):
             titles = [t for t in (h.name, h.original_name) if t]
-            s, reasons = score_candidate(g, h.media_type, titles, h.year, None, rank, n)
+            s, reasons = score_candidate(g, h.media_type, titles, h.year, None, rank, n, evidence)
             name_sim = float(reasons.get("title", 0.0))
             promise = 0.6 * name_sim + 0.4 * (1 - rank / n)
             pre.append((name_sim >= 0.97, promise, rank, h, s, reasons))
+        # exact names first, then the best-looking name, then TMDB's own (popularity) order
         pre.sort(key=lambda x: (not x[0], -x[1], x[2]))
+        if len(pre) > 2 and not pre[0][0]:
+            head, rest = pre[0], sorted(pre[1:], key=lambda x: x[2])
+            pre = [head, *rest]
         fetched = 0
         found = False
         for exact_name, _promise, rank, h, s, reasons in pre:
@@ -440,7 +458,9 @@ class GroupResolver:
                     best.pop(ident, None)
                     continue
                 year = d.year if d.year is not None else h.year
-                score, why = score_candidate(g, d.media_type, d.all_titles, year, d.seasons, rank, n)
+                score, why = score_candidate(
+                    g, d.media_type, d.all_titles, year, d.seasons, rank, n, evidence
+                )
                 name = d.name or h.name
                 best[ident] = Candidate(d.tmdb_id, d.media_type, name, year, score, why, d.seasons, True)
                 if why.get("title", 0) >= 0.97 and why.get("episodes_fit", True) and why.get("year", 0) >= 0:

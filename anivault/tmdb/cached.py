@@ -133,7 +133,7 @@ class CachedTmdb:
         status, payload = self._get(key, f"{media_type}/details", None, None, fetch)
         if status != 200 or not isinstance(payload, dict):
             return None
-        return _details(media_type, payload)
+        return _details(media_type, payload, self.language)
 
     # ------------------------------------------------------------------ machinery
     def _get(
@@ -280,7 +280,7 @@ def _hits(media_type: MediaType, payload: dict[str, Any]) -> list[SearchHit]:
     return out
 
 
-def _details(media_type: MediaType, d: dict[str, Any]) -> TitleDetails | None:
+def _details(media_type: MediaType, d: dict[str, Any], language: str = "") -> TitleDetails | None:
     rid = d.get("id")
     if not isinstance(rid, int) or isinstance(rid, bool):
         return None
@@ -294,6 +294,8 @@ def _details(media_type: MediaType, d: dict[str, Any]) -> TitleDetails | None:
         if isinstance(items, list):
             titles += [a["title"] for a in items if isinstance(a, dict) and isinstance(a.get("title"), str)]
     tr = d.get("translations")
+    display: str | None = None
+    want_lang, _, want_country = language.partition("-")
     if isinstance(tr, dict) and isinstance(tr.get("translations"), list):
         for t in tr["translations"]:
             data = t.get("data") if isinstance(t, dict) else None
@@ -301,6 +303,12 @@ def _details(media_type: MediaType, d: dict[str, Any]) -> TitleDetails | None:
                 val = data.get("name" if tv else "title") or data.get("title") or data.get("name")
                 if isinstance(val, str) and val:
                     titles.append(val)
+                    if (
+                        want_lang
+                        and t.get("iso_639_1") == want_lang
+                        and (display is None or t.get("iso_3166_1") == want_country)
+                    ):
+                        display = val  # the name in the configured language, for people
     seasons: list[SeasonInfo] = []
     raw_seasons = d.get("seasons")
     if tv and isinstance(raw_seasons, list):
@@ -318,10 +326,13 @@ def _details(media_type: MediaType, d: dict[str, Any]) -> TitleDetails | None:
         if t not in seen:
             seen.add(t)
             uniq.append(t)
+    primary = name if isinstance(name, str) else ""
+    if display and primary and primary not in uniq:
+        uniq.insert(0, primary)  # the primary name stays a title to match against
     return TitleDetails(
         tmdb_id=rid,
         media_type=media_type,
-        name=name if isinstance(name, str) else "",
+        name=display or primary,
         original_name=orig if isinstance(orig, str) else "",
         year=_year(d.get("first_air_date" if tv else "release_date")),
         popularity=_float(d.get("popularity")),

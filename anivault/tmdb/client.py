@@ -187,7 +187,9 @@ class PoliteSession(requests.Session):
         url = url.decode() if isinstance(url, bytes) else url
         parts = urllib.parse.urlsplit(url)
         query = [
-            (k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if k != "api_key"
+            (k, v)
+            for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+            if k != "api_key" and v != ""  # tmdbv3api sends empty parameters such as "language="
         ]
         clean = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
         if method.upper() != "GET":
@@ -385,7 +387,10 @@ class TmdbHttpClient:
         bound = {"_session": self.session}
         tmdb = type("AniVaultTMDb", (TMDb,), bound)(obj_cached=False)
         tmdb.api_key = _PLACEHOLDER_KEY
-        tmdb.language = language
+        # No language on the wire: TMDB then answers with each title's primary name, and the translations
+        # (appended to details) carry the localised ones. Matching compares against all of them; the
+        # display name in `language` is picked from the translations (anivault.tmdb.cached).
+        tmdb.language = ""
         tmdb.cache = False
         tmdb.wait_on_rate_limit = False
         self._search = type("AniVaultSearch", (Search,), bound)(obj_cached=False)
