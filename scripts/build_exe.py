@@ -65,6 +65,26 @@ COLLECT_SUBMODULES = [
     "pyrate_limiter",
     "platformdirs",
 ]
+# Test and type-checking tools that libraries reference in optional plugins (sqlalchemy.testing pulls in
+# pytest, sqlalchemy.ext.mypy pulls in mypy): never used by the CLI, and they made the file twice as big,
+# which a one-file build pays at every start (it unpacks itself). Not pydantic: typer coerces with it.
+EXCLUDES = [
+    "pytest",
+    "_pytest",
+    "pluggy",
+    "hypothesis",
+    "mypy",
+    "mypyc",
+    "ast_serialize",
+    "sqlalchemy.testing",
+    "sqlalchemy.ext.mypy",
+    "alembic.testing",
+    "tkinter",
+    "IPython",
+    "numpy",
+    "setuptools",
+    "pip",
+]
 # Packages that read their own data files at run time.
 COLLECT_DATA = ["alembic", "anitopy", "tmdbv3api"]
 
@@ -114,6 +134,8 @@ def pyinstaller_args(entry: Path, staging: Path, dist: Path, work: Path, name: s
         args += ["--collect-submodules", package]
     for package in COLLECT_DATA:
         args += ["--collect-data", package]
+    for module in EXCLUDES:
+        args += ["--exclude-module", module]
     return args
 
 
