@@ -147,6 +147,9 @@ def render(d: dict[str, Any]) -> str:
                         if c.get(k) is not None
                     )
                     lines.append(f"    {name} ({extra})")
+                    reasons = c.get("reasons")
+                    if isinstance(reasons, dict) and reasons:
+                        lines.append("      " + ", ".join(f"{k}={v}" for k, v in reasons.items()))
                 else:
                     lines.append(f"    {c}")
             lines.append("")

@@ -143,6 +143,7 @@ def _emit(cursor: sqlite3.Cursor, *, json_out: bool, csv_out: bool) -> None:
         rows = [[readable(v) for v in row] for row in cursor]
         n = len(rows)
         emit_table(columns, rows)
+    sys.stdout.flush()  # the data before the talk, also when both go to one terminal
     say(f"{n} row{'s' if n != 1 else ''}")
 
 

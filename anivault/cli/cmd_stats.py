@@ -37,10 +37,15 @@ def render(data: dict[str, Any]) -> None:
 
     t = data["totals"]
     console = out_console()
+
+    def n(count: int, word: str) -> str:
+        return f"{count} {word}" + ("" if count == 1 else "s")
+
     console.print(
-        f"{t['videos']} videos and {t['companions']} companion files present "
+        f"{n(t['videos'], 'video')} and {n(t['companions'], 'companion file')} present "
         f"({human_size(t['present_bytes'])}), {t['missing']} missing; "
-        f"{t['series']} series in {t['roots']} roots, {t['scans']} scans"
+        f"{t['series']} series "
+        f"in {n(t['roots'], 'root')}, {n(t['scans'], 'scan')}"
     )
 
     def table(title: str, rows: list[dict[str, Any]], sizes: tuple[str, ...] = ("bytes",)) -> None:
