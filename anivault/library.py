@@ -194,6 +194,12 @@ def parse_terms(words: str | Sequence[str]) -> tuple[Term, ...]:
             # An option the command does not have reaches us as a word (ls passes unknown options
             # through so that `-field:value` works): say so rather than search titles for "--jsn".
             raise UsageError(f"no such option: {word}", hint="see `anivault ls --help`")
+        if len(word) == 2 and word[0] == "-" and word[1].isalpha():
+            # `anivault ls -q`: a short option, not "titles without a q". Global options go first.
+            raise UsageError(
+                f"no such option: {word}",
+                hint=f"global options go before the command (anivault {word} ls); see `anivault ls --help`",
+            )
         negate = word[0] in "-^" and len(word) > 1
         body = word[1:] if negate else word
         name, colon, value = body.partition(":")

@@ -164,6 +164,7 @@ def test_terms_fields_bare_words_negation_and_aliases() -> None:
         (["match:maybe"], "is not one of"),
         (["title:!!!"], "has no letters"),
         (["--jsn"], "no such option"),
+        (["-q"], "no such option"),
     ],
 )
 def test_bad_terms_are_usage_errors_with_a_hint(words: list[str], message: str) -> None:
