@@ -237,6 +237,19 @@ def test_bad_answers_are_asked_again_with_the_reason(tmp_path: Path) -> None:
     assert flat.count("AniVault ─") == 2  # home, then home again after Ctrl-C
 
 
+def test_no_at_ready_goes_back_to_the_last_question(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    answers = _fill(WIZARD_TO_PLAN[:-1], src=str(src), dest=str(tmp_path / "Vault"))
+    code, out, script = session([*answers, "n", "kodi", "n", "b", "b", CTRL_C, "0"])
+    assert code == 0, out
+    assert not script.answers
+    assert out.count("Ready ─") == 2
+    assert "template     kodi" in out
+    assert out.count("Run wizard 5/6: action") == 2  # b from the template question
+    assert not (tmp_path / "Vault").exists()
+
+
 def test_ctrl_c_at_home_exits_130_and_end_of_input_exits_0() -> None:
     code, out, _ = session([CTRL_C])
     assert code == 130

@@ -70,14 +70,12 @@ def cache_clear(term: Terminal) -> None:
 def verify(term: Terminal) -> None:
     from anivault import diagnostics
     from anivault.cli.common import db_path
+    from anivault.cli.ui_wizard import ask_pin
 
     offline = not term.confirm("Also contact TMDB?", default=True)
 
-    def pin() -> str:
-        return term.ask("PIN for the stored TMDB key (hidden)", secret=True)
-
     term.text("checking…")
-    report = diagnostics.verify(db_path(), pin_provider=pin, offline=offline)
+    report = diagnostics.verify(db_path(), pin_provider=lambda: ask_pin(term), offline=offline)
     term.title("Verify")
     for check in report.checks:
         term.print(f"{_MARK[check.status]}  {_e(check.name)}: {_e(check.detail)}")

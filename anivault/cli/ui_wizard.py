@@ -65,10 +65,12 @@ def screen(term: Terminal) -> None:
 def wizard(term: Terminal, start: RunAnswers, *, profile: str | None = None) -> None:
     """Ask (with ``start`` as defaults), confirm, run. ``profile`` names the profile the defaults came from."""
     answers = ask_all(term, start)
-    term.title("Ready", clear=True)
-    summarise(term, answers)
-    if not term.confirm("Index, match and plan now (a dry run: nothing is moved yet)?", default=True):
-        raise Back
+    while True:
+        term.title("Ready", clear=True)
+        summarise(term, answers)
+        if term.confirm("Index, match and plan now (a dry run: nothing is moved yet)?", default=True):
+            break
+        answers = ask_all(term, answers, first=len(STEPS) - 1)  # no: back to the last question
     run(term, answers, profile=profile)
 
 
@@ -84,6 +86,13 @@ def check_source(answer: str) -> str | None:
     except UsageError as exc:
         return exc.message
     return None
+
+
+def source_path(answer: str) -> str:
+    """A source folder as `index` records its root (absolute, not resolved), so the plan finds its files."""
+    from anivault.pipeline.index import normalise_roots
+
+    return normalise_roots([Path(answer)])[0]
 
 
 def check_dest(answer: str, sources: list[str]) -> str | None:
@@ -135,7 +144,7 @@ def ask_sources(term: Terminal, a: RunAnswers) -> RunAnswers:
         if term.confirm("Use these source folders?", default=True):
             problems = [p for p in map(check_source, a.sources) if p]
             if not problems:
-                return a
+                return replace(a, sources=[source_path(s) for s in a.sources])
             for p in problems:
                 term.error(p)
     term.text("The folders that hold your videos, one per line; Enter on an empty line when done.")
@@ -145,7 +154,7 @@ def ask_sources(term: Terminal, a: RunAnswers) -> RunAnswers:
 
         def check(answer: str) -> str | None:
             problem = check_source(answer)
-            if problem is None and os.path.realpath(os.path.expanduser(answer)) in sources:
+            if problem is None and source_path(answer) in sources:
                 return f"{answer} is already in the list"
             return problem
 
@@ -156,7 +165,7 @@ def ask_sources(term: Terminal, a: RunAnswers) -> RunAnswers:
         )
         if not answer:
             return replace(a, sources=sources)
-        sources.append(os.path.realpath(os.path.expanduser(answer)))
+        sources.append(source_path(answer))
 
 
 def ask_dest(term: Terminal, a: RunAnswers) -> RunAnswers:
@@ -244,9 +253,10 @@ STEPS: tuple[Callable[[Terminal, RunAnswers], RunAnswers], ...] = (
 )
 
 
-def ask_all(term: Terminal, start: RunAnswers) -> RunAnswers:
-    """Walk the questions; `b` steps back one question, and out of the wizard from the first."""
-    state, i = start, 0
+def ask_all(term: Terminal, start: RunAnswers, *, first: int = 0) -> RunAnswers:
+    """Walk the questions from ``first``; `b` steps back one question, and out of the wizard from the
+    first question."""
+    state, i = start, first
     while i < len(STEPS):
         try:
             state = STEPS[i](term, state)
@@ -313,15 +323,20 @@ def index_step(term: Terminal, db: Database, cfg: Settings, a: RunAnswers) -> No
         term.text(f"  cannot read: {sample}")
 
 
+def ask_pin(term: Terminal) -> str:
+    """ANIVAULT_PIN when it is set, else a hidden question."""
+    from anivault import secrets_store as ss
+
+    return ss.pin_from_env() or term.ask("PIN for the stored TMDB key (hidden)", secret=True)
+
+
 def unlock_key(term: Terminal, cfg: Settings) -> bool:
     """Make sure the TMDB key is at hand (asking the PIN here, not in a bare getpass). False: no key."""
     from anivault import secrets_store as ss
 
     for attempt in range(3):
         try:
-            key = ss.load_api_key(
-                cfg, pin_provider=lambda: term.ask("PIN for the stored TMDB key (hidden)", secret=True)
-            )
+            key = ss.load_api_key(cfg, pin_provider=lambda: ask_pin(term))
         except ss.WrongPinError as exc:
             term.show_error(exc)
             if attempt == 2:
