@@ -7,7 +7,10 @@ from typing import Annotated
 import typer
 
 cache_app = typer.Typer(
-    help="The TMDB cache in the library database (answers are reused until they expire).",
+    help=(
+        "The TMDB cache in the library database: answers are reused until they expire, so a second"
+        " `anivault match` sends no requests.\n\nExample:  anivault cache stats"
+    ),
     no_args_is_help=True,
 )
 
