@@ -61,6 +61,7 @@ _PAREN_GROUP = re.compile(r"\(([^(),]{2,40}),[ ]?(?:\d{3,4}p|\d{3,4}x\d{3,4})\)"
 _OF_EPISODES = re.compile(r"^\d{1,4}[ _]of[ _]\d{1,4}$", re.I)
 # Cheap pre-check before the language-tag test: tags are short runs of letters and separators.
 _MAYBE_LANGUAGE = re.compile(r"^[A-Za-z_+&,/. -]{2,30}$")
+_CHECKSUM = re.compile(r"^[0-9A-Fa-f]{8}$")
 _EXPLICIT_EPISODE = re.compile(r"^(?:EP?|Episode|#|第)", re.I)
 _NUMBER_ONLY = re.compile(r"^\d{1,4}(?:v\d)?$")
 _BATCH_PREFIX_NUMBER = re.compile(r" (\d{1,4})$")
@@ -315,7 +316,11 @@ def _bracket_layout(d: _Draft, text: str) -> bool:
     tokens = R.bracket_tokens(text)
     if len(tokens) < 3:
         return False
-    outside = _DELIMS_DOTS.sub(" ", R._BRACKET_TOKEN.sub(" ", text)).strip()
+    # parentheses between the brackets hold alternative titles or tags: "[Title]-(Alt Title)-[Ep.24]"
+    outside = R._BRACKET_TOKEN.sub(" ", text)
+    if "(" in outside:
+        outside = _PAREN_TOKEN.sub(" ", outside)
+    outside = _DELIMS_DOTS.sub(" ", outside).strip(" -")
     outside_episode: tuple[int, int | None, int | None] | None = None
     if outside:
         if R.bracket_episode(outside) is not None:
@@ -340,9 +345,14 @@ def _bracket_layout(d: _Draft, text: str) -> bool:
         return False
     before = [t for t, _, _ in tokens[:episode_at]]
     if len(before) == 1 and not R.is_noise_token(before[0]):
-        # "[Title][07][720p]": one bracket before the episode is the title, not a group
-        if d.release_group == before[0]:
-            d.release_group = None
+        # "[Title][07][720p]...[Group]": one bracket before the episode is the title, not a group;
+        # the group, if any, closes the name
+        if d.release_group == before[0] or d.release_group is None:
+            after = [t for t, _, _ in tokens[episode_at + 1 :]]
+            groups = [t for t in after if not R.is_noise_token(t) and not R.is_language_tag(t)]
+            groups = [t for t in groups if not _CHECKSUM.match(t)]
+            d.release_group = groups[-1] if groups else None
+            d.fire("trailing_bracket_group")
     elif d.release_group and before and before[0] == d.release_group:
         before = before[1:]
     elif len(before) > 1:
@@ -355,8 +365,9 @@ def _bracket_layout(d: _Draft, text: str) -> bool:
     latin = [c for c in candidates if R.latin_count(c) >= 2 and not R.has_cjk(c)]
     mixed = [c for c in candidates if R.latin_count(c) >= 2]
     title = latin[0] if latin else mixed[0] if mixed else candidates[-1]
-    if " " not in title and "_" in title:
-        title = title.replace("_", " ")
+    if " " not in title:
+        # "[Anime_Series_Title]", "[Juuni.Kokki]": without spaces, '_' and '.' between words delimit
+        title = _DOT_DELIM.sub(" ", title.replace("_", " "))
     d.title = title
     d.episode, d.episode_end, version = episode
     d.episode_decimal = None

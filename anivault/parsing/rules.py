@@ -154,7 +154,7 @@ _CJK_BRACKETS = str.maketrans({"【": "[", "】": "]", "〖": "[", "〗": "]", "
 # Stars between words are part of a title ("Madoka☆Magica"); at an edge they decorate a tag.
 _ANNOUNCEMENT = re.compile(r"★?[ ]?\d{1,2}月(?:新番|番组)[ ]?★?|新番|(?<![^\W_])[★☆]|[★☆](?![^\W_])")
 _BRACKET_EPISODE = re.compile(
-    r"^(?:第[ ]?)?(\d{1,4})(?:v(\d))?(?:[ ]?[-~][ ]?(\d{1,4}))?[ ]?(?:TV)?(?:[話话集화]|END|Fin|Final|完|全集)?"
+    r"^(?:第[ ]?|EP?[ .]?|Episode[ .]?)?(\d{1,4})(?:v(\d))?(?:[ ]?[-~][ ]?(\d{1,4}))?[ ]?(?:TV)?(?:[話话集화]|END|Fin|Final|完|全集)?"
     r"(?:[ ]?\(?(?:END|Fin|完)\)?)?$",
     re.I,
 )
