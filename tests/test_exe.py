@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -32,14 +33,31 @@ MEDIA = [
 ]
 
 
+def _sources_digest() -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    files = [ROOT / "pyproject.toml", ROOT / "scripts" / "build_exe.py"]
+    for folder in ("anivault", "migrations"):
+        files += sorted(p for p in (ROOT / folder).rglob("*") if p.suffix in {".py", ".mako"})
+    for path in files:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(sys.version.encode())
+    return digest.hexdigest()[:16]
+
+
 @pytest.fixture(scope="module")
-def exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def exe() -> Path:
     prebuilt = os.environ.get("ANIVAULT_EXE")
     if prebuilt:
         return Path(prebuilt).resolve()
     if importlib.util.find_spec("PyInstaller") is None:
         pytest.skip("PyInstaller is not installed (pip install pyinstaller)")
-    out = tmp_path_factory.mktemp("exe")
+    # A build takes one to two minutes: reuse the last one while the sources it was built from are unchanged.
+    out = ROOT / "build" / "exe-test" / _sources_digest()
+    cached = out / "dist" / ("anivault.exe" if sys.platform == "win32" else "anivault")
+    if cached.exists():
+        return cached
     started = time.perf_counter()
     proc = subprocess.run(
         [
@@ -54,7 +72,13 @@ def exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
         text=True,
         timeout=1100,
     )
+    shutil.rmtree(out / "work", ignore_errors=True)
+    if proc.returncode != 0:
+        shutil.rmtree(out, ignore_errors=True)
     assert proc.returncode == 0, proc.stderr[-4000:]
+    for older in out.parent.iterdir():  # keep one cached build, not one per source change
+        if older != out:
+            shutil.rmtree(older, ignore_errors=True)
     path = Path(proc.stdout.strip().splitlines()[-1])
     assert path.exists()
     print(f"built {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.0f} s")
