@@ -13,8 +13,7 @@ from collections.abc import Callable
 import typer
 
 from anivault.cli.ui_term import Back, MenuItem, Terminal, esc
-
-INTERRUPTED = 130  # the conventional exit status after Ctrl-C (ExitCode.INTERRUPTED)
+from anivault.errors import ExitCode
 
 
 def register(app: typer.Typer) -> None:
@@ -75,7 +74,7 @@ def run_ui(term: Terminal) -> int:
         except KeyboardInterrupt:
             term.text("")
             term.print("[dim]bye[/dim]")
-            return INTERRUPTED
+            return int(ExitCode.INTERRUPTED)
         notice = None
         try:
             screens[key][2](term)
