@@ -823,7 +823,8 @@ def run_match(
             hint="run `anivault match` again to continue",
         ) from None
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        # after Ctrl-C or a 401, do not wait for requests still on the wire (their timeouts end them)
+        pool.shutdown(wait=not stop.is_set(), cancel_futures=True)
     write_batch()
     report.http_requests = requests_sent() if requests_sent else 0
     report.seconds = round(time.monotonic() - t0, 3)
@@ -875,33 +876,41 @@ def match_library(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> MatchReport:
-    """What `anivault match` runs: the cached, polite TMDB port and :func:`run_match`."""
+    """What `anivault match` runs: the cached, polite TMDB port and :func:`run_match`.
+
+    Holds the library's writer lock, so a match never interleaves with an index or organize run."""
+    from anivault.db.engine import writer_lock
     from anivault.tmdb.cached import open_tmdb
 
     mode: Literal["normal", "refresh", "offline"] = (
         "offline" if offline else "refresh" if refresh else "normal"
     )
     opts = options_from_settings(settings, refresh=refresh, only_title_norm=only_title_norm)
-    with db.read() as s:
-        if not pending_groups(s, opts):
-            # nothing to look up: no key needed, no client built
-            return run_match(db, _NoTmdb(), opts)
-    port = open_tmdb(db, settings, mode=mode, rate=rate)
-    http = port.http
-    ev = cancel or threading.Event()
-    try:
-        report = run_match(
-            db,
-            port,
-            opts,
-            flush=port.flush,
-            requests_sent=(lambda: http.requests_sent) if http is not None else None,
-            cancel=ev,
-            progress=progress,
-        )
-    finally:
-        if http is not None:
-            http.close()
+    wait = float(getattr(settings.db, "lock_wait_seconds", 10.0))
+    with writer_lock(db.path, wait_seconds=wait, purpose="match"):
+        with db.read() as s:
+            if not pending_groups(s, opts):
+                # nothing to look up: no key needed, no client built
+                return run_match(db, _NoTmdb(), opts)
+        port = open_tmdb(db, settings, mode=mode, rate=rate)
+        http = port.http
+        # one event stops the run and the HTTP session's waits (rate, gate, backoff): Ctrl-C is prompt
+        ev = http.session.cancel if http is not None else threading.Event()
+        if cancel is not None and cancel.is_set():
+            ev.set()
+        try:
+            report = run_match(
+                db,
+                port,
+                opts,
+                flush=port.flush,
+                requests_sent=(lambda: http.requests_sent) if http is not None else None,
+                cancel=ev,
+                progress=progress,
+            )
+        finally:
+            if http is not None:
+                http.close()
     report.cache_hits = port.counters.hits
     report.cache_misses = port.counters.misses
     report.seconds_http = round(http.busy_seconds, 3) if http is not None else 0.0
