@@ -354,8 +354,12 @@ def test_plan_screen_fits_80_by_24(tmp_path: Path, emulator: object) -> None:
     screen = lines[top : bottom + 1]
     assert len(screen) <= 24, "\n".join(screen)
     assert all(cell_len(ln) <= 80 for ln in screen), "\n".join(screen)
-    assert any(ln.startswith("… and ") and "more" in ln for ln in screen)
+    # too many files for the tree: one line per show, biggest first; `l` lists every file
+    assert "   28 Frieren - Beyond Journey's End (2023) [tmdbid-209867]" in screen
+    assert "    5 Attack on Titan (2013) [tmdbid-1429]" in screen
     assert "33 to move" in out
+    code, out, _ = session([*answers, "l", "0", "0"])
+    assert "Attack on Titan - S01E05.mkv ← 進撃の巨人 第05話.mkv" in out
 
 
 def test_cjk_titles_line_up_at_80_columns() -> None:

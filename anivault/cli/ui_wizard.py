@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from anivault.db.engine import Database
     from anivault.organize.service import OrganizePlan
 
-# Rows around the plan's tree: its title, "… and N more", two notes, the counts, the menu (title, 3 items,
-# back) and the prompt. The tree gets what is left of the screen's height.
+# Rows around the plan: its title, up to three notes, the counts, the menu (title, 3 items, back) and the
+# prompt. The plan gets what is left of the screen's height.
 PLAN_CHROME_ROWS = 11
 TEMPLATES = ("plex", "jellyfin", "kodi", "custom")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
@@ -390,47 +390,71 @@ def plan_step(term: Terminal, db: Database, cfg: Settings, a: RunAnswers) -> Org
 
 
 def show_plan(term: Terminal, plan: OrganizePlan, *, full: bool = False) -> None:
-    """The plan as the folder tree it makes. Unless ``full``, only as many lines as leave room on the
-    screen for the counts and the menu under it (24 rows: the tree gets 14)."""
+    """The plan as the folder tree it makes. Unless ``full``, it must leave room on the screen for the
+    counts and the menu under it (24 rows: 13 for the plan): a plan that does not fit is summed up per
+    top folder (show or movie) instead, and `l` lists every file."""
+    term.title("Plan (dry run: nothing has changed)")
+    width = term.console.width
+    todo = plan.todo
+    rows = max(6, term.console.height - PLAN_CHROME_ROWS)
+    tree_rows = 1 + len({os.path.dirname(os.path.relpath(m.dst, plan.dest)) for m in todo}) + len(todo)
+    if full or tree_rows <= rows:
+        _plan_tree(term, plan)
+    else:
+        _plan_summary(term, plan, rows)
+    others = [m for m in plan.moves if m.status not in ("todo", "noop")]
+    for m in others if full else others[:2]:
+        term.text(cut(f"  {m.status} ({m.note}): {os.path.basename(m.src)}", width))
+    if len(others) > 2 and not full:
+        term.text(f"  … and {len(others) - 2} more not moved (l lists them)")
+    counts = plan.counts()
+    term.text(
+        f"{counts.get('todo', 0)} to {plan.action}, {counts.get('noop', 0)} already in place, "
+        f"{counts.get('identical', 0)} identical, {counts.get('skip', 0)} skipped, {counts.get('stale', 0)} stale"
+    )
+
+
+def _plan_tree(term: Terminal, plan: OrganizePlan) -> None:
     from rich.cells import cell_len
     from rich.tree import Tree
 
-    term.title("Plan (dry run: nothing has changed)")
     width = term.console.width
-    budget = None if full else max(6, term.console.height - PLAN_CHROME_ROWS)
-    todo = plan.todo
     tree = Tree(esc(cut(plan.dest, width)))
     nodes: dict[str, Tree] = {}
-    used, shown = 1, 0
-    for m in todo:
+    for m in plan.todo:
         rel = os.path.relpath(m.dst, plan.dest).split(os.sep)
-        keys = [os.path.join(*rel[: i + 1]) for i in range(len(rel) - 1)]
-        if budget is not None and used + sum(k not in nodes for k in keys) + 1 > budget:
-            break
-        parent = tree
-        for depth, (key, part) in enumerate(zip(keys, rel, strict=False), 1):
+        parent, key = tree, ""
+        for depth, part in enumerate(rel[:-1], 1):
+            key = os.path.join(key, part)
             if key not in nodes:
                 nodes[key] = parent.add(esc(cut(part, width - 4 * depth)))
-                used += 1
             parent = nodes[key]
         # the source name only where it fits on the line: the tree's guides take 4 cells a level
         name = cut(rel[-1], width - 4 * len(rel))
         room = width - 4 * len(rel) - cell_len(name) - 3
         origin = f" [dim]← {esc(cut(os.path.basename(m.src), room))}[/dim]" if room >= 12 else ""
         parent.add(f"{esc(name)}{origin}")
-        used += 1
-        shown += 1
     term.print(tree)
-    if shown < len(todo):
-        term.text(f"… and {len(todo) - shown} more (l lists them all)")
-    others = [m for m in plan.moves if m.status not in ("todo", "noop")]
-    for m in others if full else others[:2]:
-        term.text(cut(f"  {m.status}: {os.path.basename(m.src)} ({m.note})", width))
-    counts = plan.counts()
-    term.text(
-        f"{counts.get('todo', 0)} to {plan.action}, {counts.get('noop', 0)} already in place, "
-        f"{counts.get('identical', 0)} identical, {counts.get('skip', 0)} skipped, {counts.get('stale', 0)} stale"
-    )
+
+
+def _plan_summary(term: Terminal, plan: OrganizePlan, rows: int) -> None:
+    """One line per top folder with how many files go there, biggest first."""
+    from rich.cells import cell_len
+
+    per_folder: dict[str, int] = {}
+    for m in plan.todo:
+        top = os.path.relpath(m.dst, plan.dest).split(os.sep)[0]
+        per_folder[top] = per_folder.get(top, 0) + 1
+    ranked = sorted(per_folder.items(), key=lambda kv: (-kv[1], kv[0]))
+    width = term.console.width
+    term.text(cut(f"{plan.dest}: {len(plan.todo)} files into {len(ranked)} folders", width))
+    shown = ranked if len(ranked) <= rows - 1 else ranked[: rows - 2]
+    for folder, n in shown:
+        count = f"{n:>5} "
+        term.text(count + cut(folder, width - cell_len(count)))
+    if len(shown) < len(ranked):
+        rest = sum(n for _f, n in ranked[len(shown) :])
+        term.text(f"  … and {len(ranked) - len(shown)} more folders ({rest} files); l lists every file")
 
 
 def decide(
