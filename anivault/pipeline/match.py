@@ -528,7 +528,7 @@ def map_episode(
         season += offset
     regular = [s for s in sorted(seasons, key=lambda s: s.number) if s.number > 0]
     if episode is None:
-        return (season if season is not None else (1 if regular or not seasons else regular[0].number)), None
+        return (season if season is not None else (regular[0].number if regular else 1)), None
     by_number = {s.number: s for s in regular}
     if season is not None:
         info = by_number.get(season)

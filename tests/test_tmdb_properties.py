@@ -1,0 +1,95 @@
+"""Property tests where input is unbounded: TMDB's JSON (any shape must parse or be skipped, never raise),
+cache keys (spelling variants share one key), title similarity and episode mapping (always in range)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from anivault.pipeline.match import map_episode, title_similarity
+from anivault.tmdb.cached import _details, _hits, cache_key, norm_query
+from anivault.tmdb.port import SeasonInfo
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=6)
+    ),
+    max_leaves=15,
+)
+tmdb_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": st.integers() | st.text(max_size=5) | st.none(),
+        "name": json_values,
+        "title": json_values,
+        "original_name": json_values,
+        "first_air_date": json_values,
+        "release_date": json_values,
+        "popularity": json_values,
+        "results": st.lists(
+            json_values | st.dictionaries(st.sampled_from(["id", "name", "title"]), json_values)
+        ),
+        "seasons": st.lists(
+            st.dictionaries(st.sampled_from(["season_number", "episode_count", "name"]), json_values),
+            max_size=5,
+        )
+        | json_values,
+        "alternative_titles": json_values,
+        "translations": json_values,
+    },
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(tmdb_like, st.sampled_from(["tv", "movie"]), st.sampled_from(["", "en-US", "ko-KR"]))
+def test_any_json_parses_or_is_skipped(payload: dict[str, Any], media_type: Any, lang: str) -> None:
+    hits = _hits(media_type, payload)
+    assert all(isinstance(h.tmdb_id, int) and isinstance(h.name, str) for h in hits)
+    d = _details(media_type, payload, lang)
+    if d is not None:
+        assert isinstance(d.tmdb_id, int)
+        assert all(isinstance(t, str) for t in d.all_titles)
+        assert all(s.number >= 0 and (s.episode_count is None or s.episode_count >= 0) for s in d.seasons)
+
+
+@given(st.text(max_size=40), st.integers(1900, 2100) | st.none())
+def test_cache_keys_ignore_case_and_spacing(query: str, year: int | None) -> None:
+    variant = "  " + query.upper().replace(" ", "   ") + " "
+    assert norm_query(norm_query(query)) == norm_query(query)
+    if norm_query(variant) == norm_query(query):  # upper() is not always a case-fold inverse
+        assert cache_key("search/tv", {"query": norm_query(variant), "year": year}) == cache_key(
+            "search/tv", {"year": year, "query": norm_query(query)}
+        )
+
+
+@given(st.text(max_size=30), st.text(max_size=30))
+def test_title_similarity_is_a_score(a: str, b: str) -> None:
+    from anivault.parsing.normalize import normalize_title
+
+    s = title_similarity(normalize_title(a), b)
+    assert 0.0 <= s <= 1.0
+    if normalize_title(a) and normalize_title(a) == normalize_title(b):
+        assert s == 1.0
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 200) | st.none()), max_size=8),
+    st.integers(0, 40) | st.none(),
+    st.integers(0, 3000) | st.none(),
+    st.booleans(),
+    st.integers(-2, 3),
+)
+def test_episode_mapping_never_fails(
+    seasons: list[tuple[int, int | None]], season: int | None, episode: int | None, special: bool, offset: int
+) -> None:
+    info = [SeasonInfo(n, c) for n, c in seasons]
+    s, e = map_episode(info, season, episode, special=special, offset=offset)
+    if special or season == 0:
+        assert s == 0
+    if episode is None:
+        assert e is None
+    else:
+        assert e is not None and e >= 0
