@@ -316,6 +316,24 @@ def test_profile_saved_from_the_wizard_prefills_it(tmp_path: Path, emulator: obj
     assert not dest.exists()  # only asked, nothing ran
 
 
+def test_profiles_new_and_delete(tmp_path: Path) -> None:
+    from anivault.config import load_settings
+
+    src = tmp_path / "seed"
+    src.mkdir()
+    answers = ["4", "n", "bad name!", "nas", str(src), "", str(src / "x"), str(tmp_path / "Vault"), "0", "0"]
+    code, out, script = session(answers)
+    assert code == 0, out
+    assert not script.answers
+    assert "a profile name is letters, digits" in out
+    profile = load_settings().profile("nas")
+    assert profile.sources == (str(src),) and profile.dest == str(tmp_path / "Vault")
+    code, out, script = session(["4", "d", "y", "0", "0"])
+    assert code == 0, out
+    assert "deleted profile nas" in out
+    assert load_settings().profiles == {}
+
+
 def test_review_screen_picks_a_candidate(tmp_path: Path, emulator: object, anivault_home: Path) -> None:
     src = tmp_path / "in"
     make_files(src, ["Fruits Basket - 01.mkv", "Hunter x Hunter - 01.mkv"])  # two shows of each name
