@@ -275,7 +275,7 @@ class PoliteSession(requests.Session):
                     self.breaker.record(True)
                     raise TmdbAuthError(
                         "TMDB refused the API key (401)",
-                        hint=f"check your key: {KEY_ENV} or `anivault key set`",
+                        hint=f"check your key: {KEY_ENV} or `anivault settings set-key`",
                     )
                 if status == 404:
                     self.breaker.record(True)
