@@ -4,7 +4,8 @@
     python scripts/bench_organize.py -n 10000   # a quick run
 
 The baseline is the cheapest thing that could do the same job: `os.makedirs` (cached) plus `os.rename`
-over exactly the same (src, dst) pairs, no checks, no database. "apply" times everything after planning:
+over exactly the same (src, dst) pairs, no checks, no database; back: `os.rename` plus `os.rmdir` of the
+folders it made (rollback removes the empty folders its run created). "apply" times everything after planning:
 the durable intent transaction with every item, the fingerprint check and no-clobber rename per file, the
 batched done-commits with `files.path` updates and folder fsyncs. "rollback" times building the inverse
 run, its intent transaction and carrying it out. Peak RSS is the process's high-water mark.
@@ -13,6 +14,7 @@ run, its intent transaction and carrying it out. Peak RSS is the process's high-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import shutil
@@ -81,8 +83,15 @@ def main() -> int:
         t = time.perf_counter()
         for s, d in reversed(pairs):
             os.rename(d, s)
+        # rollback also removes the folders the run created (deepest first): so does the baseline
+        for folder in sorted(made | {str(dest)}, key=len, reverse=True):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+        for folder in sorted({os.path.dirname(f) for f in made}, key=len, reverse=True):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
         t_base_back = time.perf_counter() - t
-        shutil.rmtree(dest)
+        shutil.rmtree(dest, ignore_errors=True)
 
         db = open_db(work / "library.db")
         try:

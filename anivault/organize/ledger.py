@@ -235,17 +235,33 @@ class Ledger:
             return
         stamp = now()
         item_rows = []
+        plain_ranges: list[list[Any]] = []  # [stamp, op_id, first seq, last seq]
         file_rows = []
         undone = []
+        prev_plain = False
         for r in results:
             st = r.dst_st
+            fp = r.item.fp
+            # Most outcomes are "done, as planned" (a rename keeps the inode the plan recorded): those are
+            # marked with one range UPDATE per run of them instead of one UPDATE per item.
+            plain = (
+                r.state == "done" and r.note is None and r.dst is None and r.action is None and r.hash is None
+                and (st is None or (fp is not None and st.st_ino == fp.inode and st.st_dev == fp.dev))
+            )  # fmt: skip
+            if plain:
+                if prev_plain:
+                    plain_ranges[-1][3] = r.item.seq
+                else:
+                    plain_ranges.append([stamp, r.item.op_id, r.item.seq, r.item.seq])
+            prev_plain = plain
             dst_text, dst_raw = encode_path(r.dst) if r.dst is not None else (None, None)
-            item_rows.append(
+            if not plain:
+                item_rows.append(
                 (
                     r.state, r.note, st.st_dev if st else None, st.st_ino if st else None, r.hash,
                     dst_text, dst_text is not None, dst_raw, r.action, stamp, r.item.op_id, r.item.seq,
-                )
-            )  # fmt: skip
+                    )
+                )  # fmt: skip
             if r.state == "done" and r.item.file_id is not None and (r.action or r.item.action) == "move":
                 final = r.dst if r.dst is not None else r.item.dst
                 text, raw = encode_path(final)
@@ -262,6 +278,13 @@ class Ledger:
             if r.state == "done" and r.item.undo_of is not None:
                 undone.append((stamp, r.item.undo_of))
         with self.tx() as c:
+            if plain_ranges:
+                # `state='pending'` guards items a resumed run finished earlier inside the same seq range.
+                c.executemany(
+                    "UPDATE operation_items SET state='done', finished_at=?"
+                    " WHERE op_id=? AND seq BETWEEN ? AND ? AND state='pending'",
+                    plain_ranges,
+                )
             c.executemany(
                 "UPDATE operation_items SET state=?, note=?, dst_dev=COALESCE(?, dst_dev),"
                 " dst_inode=COALESCE(?, dst_inode), hash=COALESCE(?, hash), dst=COALESCE(?, dst),"
