@@ -63,9 +63,13 @@ def session(answers: list[object], width: int = 80, height: int = 24) -> tuple[i
 
 @pytest.fixture(autouse=True)
 def fresh_state() -> Iterator[None]:
+    from anivault.cli import ui_wizard
+
     STATE.__dict__.update(CliState().__dict__)
+    ui_wizard._last.clear()  # each test is a new session
     yield
     STATE.__dict__.update(CliState().__dict__)
+    ui_wizard._last.clear()
 
 
 def _db(home: Path) -> sqlite3.Connection:
@@ -190,6 +194,11 @@ def test_ctrl_c_in_a_stage_keeps_what_it_finished(
     assert code == 0, out
     assert "interrupted: what finished is saved" in out
     assert len(_video_paths(anivault_home)) == len(NAMES)  # the index stage was committed
+    # the wizard again in the same session: the last answers are the defaults
+    code, out, script = session(["1", "", "", "", "", "", "", "n", CTRL_C, "0"])
+    assert code == 0 and not script.answers, out
+    assert "Use these source folders?" in out
+    assert f"Destination [{tmp_path / 'L'}]" in " ".join(out.split())
 
 
 def test_bad_answers_are_asked_again_with_the_reason(tmp_path: Path) -> None:

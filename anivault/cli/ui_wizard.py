@@ -56,21 +56,28 @@ def defaults(cfg: Settings, sources: tuple[str, ...] = ()) -> RunAnswers:
     )
 
 
+# The answers of the last wizard in this session: running it again (after a Ctrl-C, after a review) offers
+# them as the defaults instead of asking everything from scratch.
+_last: list[RunAnswers] = []
+
+
 def screen(term: Terminal) -> None:
     from anivault.cli.ui_settings import fresh_settings
 
-    wizard(term, defaults(fresh_settings()))
+    wizard(term, _last[-1] if _last else defaults(fresh_settings()))
 
 
 def wizard(term: Terminal, start: RunAnswers, *, profile: str | None = None) -> None:
     """Ask (with ``start`` as defaults), confirm, run. ``profile`` names the profile the defaults came from."""
     answers = ask_all(term, start)
+    _last[:] = [answers]
     while True:
         term.title("Ready", clear=True)
         summarise(term, answers)
         if term.confirm("Index, match and plan now (a dry run: nothing is moved yet)?", default=True):
             break
         answers = ask_all(term, answers, first=len(STEPS) - 1)  # no: back to the last question
+        _last[:] = [answers]
     run(term, answers, profile=profile)
 
 
