@@ -116,7 +116,7 @@ def _plan_json(plan: OrganizePlan) -> dict[str, Any]:
 
 
 def _show_plan(plan: OrganizePlan, json_out: bool, written: Path | None) -> None:
-    from anivault.cli.common import emit_json, out_console, say
+    from anivault.cli.common import emit_json, say
 
     if json_out:
         emit_json(_plan_json(plan))
@@ -137,7 +137,12 @@ def _show_plan(plan: OrganizePlan, json_out: bool, written: Path | None) -> None
                 nodes[key] = parent.add(escape(part))
             parent = nodes[key]
         parent.add(f"{escape(rel[-1])}  [dim]← {escape(os.path.basename(m.src))}[/dim]")
-    out_console().print(tree)
+    import sys
+
+    from rich.console import Console
+
+    # Piped output is data: never crop long names to a terminal width.
+    Console(highlight=False, width=None if sys.stdout.isatty() else 10_000).print(tree)
     for m in plan.moves:
         if m.status not in ("todo", "noop"):
             say(f"  {m.status}: {m.src} ({m.note})")

@@ -237,7 +237,7 @@ class Ledger:
         item_rows = []
         plain_ranges: list[list[Any]] = []  # [stamp, op_id, first seq, last seq]
         file_rows = []
-        undone = []
+        undone: list[list[Any]] = []  # [stamp, lowest id, highest id]
         prev_plain = False
         for r in results:
             st = r.dst_st
@@ -276,7 +276,13 @@ class Ledger:
                     )
                 )
             if r.state == "done" and r.item.undo_of is not None:
-                undone.append((stamp, r.item.undo_of))
+                # Rollback walks the original newest first, so its undo_of ids usually descend one by one:
+                # one range UPDATE covers a run of them (only ids that are part of the run, never a gap).
+                uid = r.item.undo_of
+                if undone and undone[-1][1] == uid + 1:
+                    undone[-1][1] = uid
+                else:
+                    undone.append([stamp, uid, uid])
         with self.tx() as c:
             if plain_ranges:
                 # `state='pending'` guards items a resumed run finished earlier inside the same seq range.
@@ -293,7 +299,10 @@ class Ledger:
                 item_rows,
             )
             if undone:
-                c.executemany("UPDATE operation_items SET state='undone', finished_at=? WHERE id=?", undone)
+                c.executemany(
+                    "UPDATE operation_items SET state='undone', finished_at=? WHERE id BETWEEN ? AND ?",
+                    undone,
+                )
             if file_rows:
                 try:
                     c.execute("SAVEPOINT paths")

@@ -9,6 +9,7 @@ and fits 255 UTF-8 bytes and 255 UTF-16 units with its extension kept.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import unicodedata
@@ -78,6 +79,7 @@ def _once(text: str, max_bytes: int) -> str:
     return text or "_"
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure: titles and "Season 01" repeat across a whole library
 def safe_component(text: str, *, max_bytes: int = MAX_COMPONENT_BYTES) -> str:
     """Return a single path component built from ``text`` that is safe on every OS."""
     result = _once(text, max_bytes)
