@@ -51,7 +51,7 @@ MATCH_STATUSES = ("matched", "review", "unmatched", "deferred", "new")
 
 # Help for each filter field: what it matches and what values look like. Shown in hints and docs.
 FIELD_HELP: dict[str, str] = {
-    "title": "words in the parsed title, case and punctuation ignored (title:frieren)",
+    "title": "part of the parsed title, case and punctuation ignored (title:frieren)",
     "name": "text in the file name (name:[SubsPlease])",
     "season": "season number; no season in the name counts as 1 (season:2, season:1..3, season:none)",
     "episode": "episode number or range; a batch E01-E04 matches 1..4 (episode:12, episode:1..6)",
@@ -238,16 +238,23 @@ def _int_items(term: Term) -> list[tuple[int | None, int | None] | None]:
         m = _INT_ITEM.match(part)
         if not part or not m or (m.group(1) is None and m.group(3) is None):
             raise _bad_value(term, "a number, a range like 1..12, a list like 1,3 or none")
-        lo = int(m.group(1)) if m.group(1) is not None else None
-        hi = int(m.group(3)) if m.group(3) is not None else None
+        lo = _sql_int(term, m.group(1)) if m.group(1) is not None else None
+        hi = _sql_int(term, m.group(3)) if m.group(3) is not None else None
         if m.group(2) is None:
             if lo is None or hi is not None:  # "1 2" or similar
                 raise _bad_value(term, "a number, a range like 1..12, a list like 1,3 or none")
             hi = lo
         if lo is not None and hi is not None and lo > hi:
-            raise _bad_value(term, f"a range whose start is not after its end (did you mean {hi}..{lo}?)")
+            raise _bad_value(term, f"a range from low to high (did you mean {hi}..{lo}?)")
         items.append((lo, hi))
     return items
+
+
+def _sql_int(term: Term, digits: str) -> int:
+    value = int(digits)
+    if not -(2**63) <= value < 2**63:  # SQLite integers are 64-bit; a bigger one cannot be bound
+        raise _bad_value(term, "a number SQLite can hold")
+    return value
 
 
 def _bad_value(term: Term, wanted: str) -> UsageError:
@@ -309,7 +316,7 @@ def _height_of(term: Term, text: str) -> int:
     m = re.fullmatch(r"(?:\d+\s*x\s*)?(\d+)\s*[pi]?", t)
     if not m:
         raise _bad_value(term, "a resolution like 1080p, 1920x1080, 720..1080 or 4k")
-    return int(m.group(1))
+    return _sql_int(term, m.group(1))
 
 
 def _resolution_condition(term: Term) -> Condition:
@@ -467,9 +474,9 @@ def compile_query(query: LibraryQuery) -> CompiledQuery:
         text += " WHERE " + " AND ".join(where)
     text += f" ORDER BY {order}"
     if query.limit is not None:
-        if query.limit < 0:
+        if not 0 <= query.limit < 2**63:
             raise UsageError(
-                f"--limit {query.limit} is negative", hint="give a count of rows, like --limit 20"
+                f"--limit {query.limit} is not a row count", hint="give a count of rows, like --limit 20"
             )
         text += " LIMIT ?"
         params.append(query.limit)
@@ -548,6 +555,8 @@ LEDGER_LIMIT = 50  # a file moved back and forth many times: show the latest ste
 
 def file_detail(conn: sqlite3.Connection, file_id: int) -> dict[str, Any] | None:
     """Everything the library knows about one file, or None when there is no such id."""
+    if not -(2**63) <= file_id < 2**63:  # cannot be an SQLite rowid (and cannot be bound)
+        return None
     file = _one(
         conn,
         "SELECT f.id, f.path, f.path_raw IS NOT NULL AS path_has_raw_bytes, f.dir, f.name, f.ext, f.kind,"

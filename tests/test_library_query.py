@@ -165,6 +165,8 @@ def test_terms_fields_bare_words_negation_and_aliases() -> None:
         (["title:!!!"], "has no letters"),
         (["--jsn"], "no such option"),
         (["-q"], "no such option"),
+        (["id:99999999999999999999"], "a number SQLite can hold"),
+        (["resolution:99999999999999999999p"], "a number SQLite can hold"),
     ],
 )
 def test_bad_terms_are_usage_errors_with_a_hint(words: list[str], message: str) -> None:
@@ -275,6 +277,8 @@ def test_sort_and_limit(conn: sqlite3.Connection) -> None:
     assert "sort fields" in (info.value.hint or "")
     with pytest.raises(UsageError):
         compile_query(LibraryQuery(limit=-1))
+    with pytest.raises(UsageError):
+        compile_query(LibraryQuery(limit=2**64))
 
 
 def test_rows_stream_from_the_cursor(conn: sqlite3.Connection) -> None:
@@ -307,7 +311,7 @@ _FIELDS = [*FIELD_HELP, "s", "res", "nope"]
                 st.sampled_from(_FIELDS),
                 st.one_of(
                     st.text(max_size=10),
-                    st.from_regex(r"-?\d{0,3}(\.\.-?\d{0,3})?(,\d{1,2})?", fullmatch=True),
+                    st.from_regex(r"-?\d{0,22}(\.\.-?\d{0,3})?(,\d{1,2})?", fullmatch=True),
                 ),
             ),
         ),
@@ -360,6 +364,7 @@ def test_file_detail_companion_match_and_missing(conn: sqlite3.Connection) -> No
     unparsed = file_detail(conn, 7)
     assert unparsed is not None and unparsed["parse"] is None
     assert file_detail(conn, 12345) is None
+    assert file_detail(conn, 10**30) is None
 
 
 # --- statistics ----------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -82,24 +84,26 @@ def sql(
         return
     from anivault.cli.readout import read_connection
 
-    with read_connection() as conn:
-        cursor = _execute(conn, text, params, readonly=True)
-        _emit(cursor, json_out=json_out, csv_out=csv_out)
+    with read_connection() as conn, _sql_errors(readonly=True):
+        _emit(conn.execute(text, params), json_out=json_out, csv_out=csv_out)
 
 
 def _as_pairs(param: Any) -> list[tuple[str, str]]:
     return list(param or [])
 
 
-def _execute(
-    conn: sqlite3.Connection, text: str, params: dict[str, Any], *, readonly: bool
-) -> sqlite3.Cursor:
+@contextmanager
+def _sql_errors(*, readonly: bool) -> Iterator[None]:
+    """SQLite's complaints about the user's SQL, as one-line errors (exit 2) that say what to do.
+
+    Around the execution and the reading of rows both: SQLite reports some errors only while stepping.
+    """
     import sqlite3
 
     from anivault.errors import UsageError
 
     try:
-        return conn.execute(text, params)
+        yield
     except sqlite3.ProgrammingError as exc:
         message = str(exc)
         if "one statement" in message:
@@ -122,7 +126,7 @@ def _execute(
             f"SQL error: {message}",
             hint="tables and views: `anivault db schema`; the stable views are v_library, v_unmatched, v_ledger",
         ) from None
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.Error as exc:
         raise UsageError(f"SQL error: {exc}") from None
 
 
@@ -162,10 +166,11 @@ def _run_write(text: str, params: dict[str, Any], *, json_out: bool, csv_out: bo
         conn.isolation_level = None
         try:
             before = conn.total_changes
-            cursor = _execute(conn, text, params, readonly=False)
-            if cursor.description is not None:
-                _emit(cursor, json_out=json_out, csv_out=csv_out)
-            cursor.close()
+            with _sql_errors(readonly=False):
+                cursor = conn.execute(text, params)
+                if cursor.description is not None:
+                    _emit(cursor, json_out=json_out, csv_out=csv_out)
+                cursor.close()
             changed = conn.total_changes - before
         finally:
             conn.close()
