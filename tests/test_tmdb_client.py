@@ -417,3 +417,25 @@ def test_the_key_never_appears_in_urls_logs_errors_or_reprs(
     assert all(canary not in path for _, path, _ in log)
     for text in texts:
         assert canary not in text
+
+
+def test_a_gzip_bomb_is_capped_after_decompression(serve: Any) -> None:
+    import gzip
+
+    bomb = gzip.compress(b"[" + b" " * 20_000_000 + b"]", compresslevel=6)  # 20 MB of JSON in ~20 KB
+
+    def send(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Encoding", "gzip")
+        h.send_header("Content-Length", str(len(bomb)))
+        h.end_headers()
+        try:
+            h.wfile.write(bomb)
+        except OSError:
+            pass
+
+    url, _ = serve(send)
+    client = TmdbHttpClient(url, ApiKey("test-key"), policy=fast_policy(max_body_bytes=1_000_000))
+    with pytest.raises(TmdbBadResponse, match="too large"):
+        client.search("tv", "naruto")
