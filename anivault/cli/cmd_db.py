@@ -11,7 +11,7 @@ import typer
 
 db_app = typer.Typer(
     name="db",
-    help='Find, inspect, upgrade and back up the library database.\n\nExample:  sqlite3 "$(anivault db path)"',
+    help='Find, inspect, upgrade and back up the library database.\n\nExample:\n\n\b\n    sqlite3 "$(anivault db path)"',
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -26,7 +26,10 @@ def register(app: typer.Typer) -> None:
 def path() -> None:
     """Print the library database's path (and nothing else), so other tools can open it.
 
-    Example:  sqlite3 "$(anivault db path)" "select count(*) from v_library"
+    Example:
+
+    \b
+        sqlite3 "$(anivault db path)" "select count(*) from v_library"
     """
     from anivault.cli.common import db_path
 
@@ -38,7 +41,10 @@ def path() -> None:
 def schema() -> None:
     """Print the CREATE statements of every table, index and view, as the database has them.
 
-    Example:  anivault db schema | grep -A12 "VIEW v_library"
+    Example:
+
+    \b
+        anivault db schema | grep -A12 "VIEW v_library"
     """
     from anivault.cli.common import db_path
     from anivault.cli.readout import require_library
@@ -64,7 +70,11 @@ def status(
     """Report on the library database: where it is, its size and WAL, journal mode, whether it is on a
     network filesystem, its schema revision against this AniVault's, rows per table, and a quick check.
 
-    Example:  anivault db status --json
+    Example:
+
+    \b
+        anivault db status
+        anivault db status --json
     """
     from anivault.cli.common import emit_json
 
@@ -80,7 +90,10 @@ def upgrade() -> None:
     """Upgrade the library database to this AniVault's schema, after a backup (commands also do this by
     themselves when they open an older database).
 
-    Example:  anivault db upgrade
+    Example:
+
+    \b
+        anivault db upgrade
     """
     from anivault.cli.common import db_path, open_library, say
     from anivault.db.migrate import current_revision, ensure_current, head_revision
@@ -114,7 +127,11 @@ def backup(
     """Copy the library database safely (SQLite's online backup, fine while other commands run), check
     the copy's integrity, and print its path.
 
-    Example:  anivault db backup ~/library-before-reorganising.db
+    Example:
+
+    \b
+        anivault db backup
+        anivault db backup ~/library-before-reorganising.db
     """
     import sqlite3
 

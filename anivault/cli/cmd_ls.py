@@ -47,7 +47,12 @@ def ls(
     and lists (season:1,2); resolution:1080p also finds 1920x1080; kind:any and status:any widen the
     default of present videos.
 
-    Example:  anivault ls frieren season:1 episode:1..6 group:subsplease -ext:mp4 --sort -episode
+    Examples:
+
+    \b
+        anivault ls frieren season:1 episode:1..6 group:subsplease -ext:mp4
+        anivault ls resolution:1080p -group:subsplease --sort -episode --limit 20
+        anivault ls --unmatched --json
     """
     from anivault.cli.common import say
     from anivault.cli.readout import check_one_format, read_connection, stream_csv, stream_json

@@ -21,7 +21,11 @@ def show(
     """Show one file: path, size, what its name parsed to, its subtitles, its match and candidates, when
     scans saw it, and the organize steps that touched it.
 
-    Example:  anivault show 1234
+    Example:
+
+    \b
+        anivault show 1234
+        anivault show 1234 --json
     """
     from anivault.cli.common import emit_json
     from anivault.cli.readout import read_connection

@@ -65,9 +65,13 @@ def sql(
     which first makes a backup and says where. Query the views v_library, v_unmatched and v_ledger
     (stable across versions) or the tables (see `anivault db schema` and docs/database.md).
 
-    Example:  anivault sql "select title_norm, count(*) n from v_library group by 1 order by n desc limit 10"
+    Examples:
 
-    Example:  anivault sql "select path from v_library where episode = :ep" -p ep 12 --json
+    \b
+        anivault sql "select title_norm, count(*) n from v_library group by 1 order by n desc limit 10"
+        anivault sql "select path from v_library where episode = :ep" -p ep 12 --json
+        echo "select * from v_unmatched" | anivault sql - --csv
+        anivault sql --write "delete from overrides where title_norm = :t" -p t "made in abyss"
     """
     from anivault.cli.readout import check_one_format, require_library
 

@@ -17,7 +17,11 @@ def stats(
     """Count the library: files by kind and status, sizes, per root, per extension, per match status,
     per resolution, the biggest series, and which parser versions read the names.
 
-    Example:  anivault stats --json
+    Example:
+
+    \b
+        anivault stats
+        anivault stats --json
     """
     from anivault.cli.common import emit_json
     from anivault.cli.readout import read_connection
