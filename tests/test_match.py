@@ -286,3 +286,31 @@ def _quiet_breaker(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("ANIVAULT_TMDB_TIMEOUT", "1")
     monkeypatch.setenv("ANIVAULT_TMDB_DEADLINE", "5")
     yield
+
+
+def test_ctrl_c_saves_what_was_decided_and_the_next_run_finishes(
+    emulator: Any, library: Path, run_cli: RunCli
+) -> None:
+    from anivault.config import load_settings
+    from anivault.errors import Interrupted
+    from anivault.pipeline.match import match_library
+
+    calls = 0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt
+
+    db = db_of(run_cli)
+    try:
+        with pytest.raises(Interrupted, match="series decided and saved"):
+            match_library(db, load_settings(), progress=progress)
+        assert db.integrity_check() == []
+    finally:
+        db.close()
+    saved = rows(run_cli)
+    assert 2 <= len(saved) < len(LIBRARY)
+    report = match_json(run_cli)
+    assert report["keys"] < 8 and len(rows(run_cli)) == len(LIBRARY)
