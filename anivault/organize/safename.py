@@ -40,6 +40,8 @@ def _replace_illegal(text: str) -> str:
     text = text.replace('"', "'")
     for ch in "<>?*":
         text = text.replace(ch, "")
+    if text.isprintable():  # C-speed: no Cc/Cf/Cs character and no whitespace other than " "
+        return text
     out = []
     for ch in text:
         if ch.isspace():
