@@ -288,3 +288,14 @@ def test_interrupted_run_resumes(db: Database, tmp_path: Path) -> None:
     assert res.status == "done" and not any(p.exists() for p in srcs)
     with pytest.raises(UsageError):
         service.resume(db)
+
+
+@pytest.mark.parametrize("cmd", [["organize"], ["log"], ["log", "show"], ["rollback"], ["recover"]])
+def test_every_command_has_help_with_an_example(run_cli: RunCli, cmd: list[str]) -> None:
+    res = run_cli(*cmd, "--help")
+    assert res.exit_code == 0 and "Example:" in res.stdout
+
+
+def test_recover_command_reports_nothing_to_do_as_json(run_cli: RunCli, lib: object) -> None:
+    res = cli(run_cli, lib, "recover", "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout) == {"runs": [], "resolved": {}, "alerts": []}

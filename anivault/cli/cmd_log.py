@@ -10,7 +10,7 @@ log_app = typer.Typer(help=None, no_args_is_help=False, invoke_without_command=T
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(log_app, name="log")
+    app.add_typer(log_app, name="log", help=log.__doc__)
 
 
 @log_app.callback(invoke_without_command=True)
