@@ -10,6 +10,19 @@ The first stdout line is the base URL (``http://127.0.0.1:PORT/3``), flushed; th
 SIGINT. Tests can also run it in-process: ``start_emulator(catalog) -> RunningEmulator`` (base_url, stats(),
 reset(), stop()).
 
+``GET /__stats`` answers (counting every API request, 429s included, but not itself)::
+
+    {"total_requests": 64, "by_path": {"/3/search/tv": 40, ...}, "by_status": {"200": 60, "429": 4},
+     "max_per_second": 25, "max_in_flight": 4, "in_flight": 0, "rate_limit": 25}
+
+``max_per_second`` is the most requests that arrived within any sliding 1-second window; ``max_in_flight`` the
+most being handled at once (a request stops counting just before its last byte is written, so a client that
+waits for each answer is never counted twice). ``POST /__reset`` zeroes them.
+
+Search: a query matches an entry when every query word starts a word of one of its titles (name, original
+name, alternative titles, translations; NFKC, casefolded, punctuation folded to spaces), or, for scripts
+written without spaces, occurs anywhere in that title. Results are ordered by popularity, 20 per page.
+
 Standard library only, so it runs anywhere the project's Python runs.
 """
 
