@@ -30,20 +30,12 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from anivault.organize.fileops import Fingerprint
+from anivault.organize.fileops import CRASH_POINTS, Fingerprint
 from anivault.organize.plan import Companion, PlanInput
 
 ROOT = Path(__file__).resolve().parents[1]
-POINTS = (
-    "after_intent_commit",
-    "mid_copy",
-    "after_tmp_fsync",
-    "after_verify",
-    "after_publish",
-    "before_dir_fsync",
-    "after_src_unlink",
-    "before_done_commit",
-)
+# Every organize crash point (in_recovery: test_organize_crash.py kills recovery itself).
+POINTS = tuple(p for p in CRASH_POINTS if p != "in_recovery")
 
 
 @dataclass

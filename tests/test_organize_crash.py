@@ -66,3 +66,15 @@ def test_crash_loop(tmp_path: Path, i: int) -> None:
     finally:
         if dest is not None:
             shutil.rmtree(dest.parent, ignore_errors=True)
+
+
+def test_crash_inside_recovery_then_recovery_converges(tmp_path: Path) -> None:
+    """RELIABILITY A4: kill the recovery of a crashed run; the next recovery still converges, no ALERT."""
+    from crash_organize import check_invariants, cli, finish_and_roll_back, make_library
+
+    lib = make_library(tmp_path, 60)
+    assert cli(lib, "organize", "--dest", str(lib.dest), "--apply", crash="after_publish:20") == -9
+    # The organize died before its first batch commit, so recovery has every item to resolve.
+    assert cli(lib, "recover", crash="in_recovery:5") == -9
+    check_invariants(lib)  # recovers again (no ALERT, second recovery a no-op) and checks every file
+    finish_and_roll_back(lib)

@@ -32,7 +32,6 @@ from anivault.pathcodec import decode_path, encode_path
 if TYPE_CHECKING:
     from anivault.db.engine import Database
 
-TERMINAL = ("done", "failed", "skipped", "conflict", "aborted", "undone")
 CHUNK = 5000
 
 
@@ -432,10 +431,3 @@ class Ledger:
             if (path == rp or path.startswith(rp + os.sep)) and (best is None or len(rp) > best[1]):
                 best = (int(rid), len(rp))
         return best[0] if best else None
-
-    def count_pending(self, op_id: int) -> int:
-        return int(
-            self.conn.execute(
-                "SELECT count(*) FROM operation_items WHERE op_id=? AND state='pending'", (op_id,)
-            ).fetchone()[0]
-        )

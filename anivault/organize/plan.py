@@ -12,6 +12,7 @@ an existing target). Nothing here writes.
 from __future__ import annotations
 
 import os
+import stat
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -232,19 +233,13 @@ def check_moves(moves: list[Move], conflict: str, *, compare_identical: bool = T
                 m.occupied = True
                 taken[key] = m  # a swap, a chain, or a case-only rename: expand_steps orders it
                 continue
-            if compare_identical and stat_is_file(st) and same_content(m.src, m.dst):
+            if compare_identical and stat.S_ISREG(st.st_mode) and same_content(m.src, m.dst):
                 m.status, m.note = "identical", "identical content already at the target"
                 continue
             _resolve(m, conflict, "target exists", taken)
             continue
         taken[key] = m
     return moves
-
-
-def stat_is_file(st: os.stat_result) -> bool:
-    import stat as _stat
-
-    return _stat.S_ISREG(st.st_mode)
 
 
 def _resolve(m: Move, conflict: str, reason: str, taken: dict[str, Move]) -> None:
