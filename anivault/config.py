@@ -56,7 +56,7 @@ class TmdbSettings:
     negative_ttl_hours: float = 24.0  # 404s and empty searches
     deadline: float = 30.0  # total seconds for one lookup, retries and Retry-After waits included
     retries: int = 3  # extra attempts after a 5xx, a dropped connection or a timeout (with backoff)
-    breaker_ratio: float = 0.5  # this share of failed calls (of the last 20) switches to cache-only
+    breaker_ratio: float = 0.6  # this share of failed attempts (of the last 40) switches to cache-only
     breaker_cooldown: float = 30.0  # seconds in cache-only before one probe request may go out
     max_body_bytes: int = 5_000_000  # larger TMDB answers are refused, never read into memory
 

@@ -29,7 +29,9 @@ DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT))
 
 
-def start_emulator(catalog: Path, latency_ms: float, rate_limit: int) -> tuple[subprocess.Popen[str], str]:
+def start_emulator(
+    catalog: Path, latency_ms: float, rate_limit: int, fail_rate: float = 0.0
+) -> tuple[subprocess.Popen[str], str]:
     cmd = [
         sys.executable,
         str(ROOT / "scripts" / "tmdb_emulator.py"),
@@ -38,6 +40,8 @@ def start_emulator(catalog: Path, latency_ms: float, rate_limit: int) -> tuple[s
         "--port",
         "0",
     ]
+    if fail_rate:
+        cmd += ["--fail-rate", str(fail_rate), "--seed", "1"]
     if latency_ms:
         cmd += ["--latency-ms", str(latency_ms)]
     if rate_limit:
@@ -100,6 +104,7 @@ def main() -> int:
     )
     ap.add_argument("--latency-ms", type=float, default=0.0, help="emulator latency per response")
     ap.add_argument("--rate-limit", type=int, default=0, help="emulator 429 threshold (0 = off)")
+    ap.add_argument("--fail-rate", type=float, default=0.0, help="emulator fault share (5xx, drops)")
     ap.add_argument("--cases", type=Path, default=DATA / "match_cases.json")
     ap.add_argument("--catalog", type=Path, default=DATA / "tmdb_catalog.json")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -109,7 +114,7 @@ def main() -> int:
         print(f"skipped: {args.cases.parent} is not here (the shared benchmark data is optional)")
         return 0
     cases = json.loads(args.cases.read_text(encoding="utf-8"))
-    proc, url = start_emulator(args.catalog, args.latency_ms, args.rate_limit)
+    proc, url = start_emulator(args.catalog, args.latency_ms, args.rate_limit, args.fail_rate)
     try:
         with tempfile.TemporaryDirectory(prefix="anivault-bench-") as tmp:
             os.environ["ANIVAULT_HOME"] = str(Path(tmp) / "home")

@@ -63,9 +63,9 @@ class PolitenessPolicy:
     retry_after_cap: float = 60.0  # a longer ask than this: stop asking, go cache-only
     throttle_factor: float = 0.5  # rate multiplier while THROTTLE
     throttle_hold: float = 10.0  # seconds without a 429 before THROTTLE returns to NORMAL
-    breaker_window: int = 20  # recent calls considered
-    breaker_min_calls: int = 8  # do not judge on fewer calls than this
-    breaker_ratio: float = 0.5  # failures at or above this share of the window open the breaker
+    breaker_window: int = 40  # recent attempts considered (retries count: a storm is judged by attempts)
+    breaker_min_calls: int = 20  # do not judge on fewer calls than this (a full window)
+    breaker_ratio: float = 0.6  # failures at or above this share of the window open the breaker
     breaker_cooldown: float = 5.0  # seconds in CACHE_ONLY before a probe may go out
     max_body_bytes: int = 5_000_000  # larger responses are refused (G12)
     # The server counts requests per 1-second window as they *arrive*; our window is a little longer so
