@@ -299,3 +299,48 @@ def test_every_command_has_help_with_an_example(run_cli: RunCli, cmd: list[str])
 def test_recover_command_reports_nothing_to_do_as_json(run_cli: RunCli, lib: object) -> None:
     res = cli(run_cli, lib, "recover", "--json")
     assert res.exit_code == 0 and json.loads(res.stdout) == {"runs": [], "resolved": {}, "alerts": []}
+
+
+def test_real_index_then_organize_moves_videos_with_their_subtitles_and_fonts(
+    run_cli: RunCli, tmp_path: Path, anivault_home: Path
+) -> None:
+    """Through the real indexer (files, video_id for companions), a match row, and the TMDB cache."""
+    from conftest import make_files
+    from sqlalchemy import text
+
+    from anivault.db.base import utcnow
+    from anivault.db.models_match import Match, TmdbCache
+
+    root = tmp_path / "Anime"
+    name = "[SubsPlease] Sousou no Frieren - {:02d} (1080p) [A1B2C3D4]"
+    make_files(
+        root, [f"Frieren/{name.format(e)}.mkv" for e in (1, 2)] + [f"Frieren/{name.format(1)}.en.ass"], size=5
+    )
+    dbp = tmp_path / "library.db"
+    res = run_cli("--db", dbp, "index", root, "--json")
+    assert res.exit_code == 0, res.stderr
+    db = open_db(dbp)
+    try:
+        with db.write() as s:
+            videos = s.execute(text("SELECT id, name FROM files WHERE kind='video' ORDER BY name")).all()
+            for fid, vname in videos:
+                ep = 1 if " - 01 " in vname else 2
+                s.add(Match(file_id=fid, series_key="frieren", tmdb_id=209867, media_type="tv", season=1,
+                            episode=ep, confidence=1.0, method="auto", status="matched"))  # fmt: skip
+            now = utcnow()
+            s.add(TmdbCache(key="tv/209867?language=en-US", endpoint="tv/details", status=200,
+                            payload='{"id": 209867, "name": "Frieren: Beyond Journey\'s End", "first_air_date": "2023-09-29"}',
+                            created_at=now, expires_at=now, schema_version=1, hits=0))  # fmt: skip
+    finally:
+        db.close()
+    res = run_cli("--db", dbp, "organize", "--dest", tmp_path / "Vault", "--apply", "--json")
+    assert res.exit_code == 0, res.stderr
+    season = tmp_path / "Vault" / "Frieren - Beyond Journey's End (2023) [tmdbid-209867]" / "Season 01"
+    assert sorted(p.name for p in season.iterdir()) == [
+        "Frieren - Beyond Journey's End - S01E01.en.ass",
+        "Frieren - Beyond Journey's End - S01E01.mkv",
+        "Frieren - Beyond Journey's End - S01E02.mkv",
+    ]
+    # the index sees the moved files where they are now
+    paths = {r[0] for r in ledger_rows(dbp, "SELECT path FROM files")}
+    assert paths == {str(p) for p in season.iterdir()}
