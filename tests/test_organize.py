@@ -301,7 +301,7 @@ def test_recover_command_reports_nothing_to_do_as_json(run_cli: RunCli, lib: obj
     assert res.exit_code == 0 and json.loads(res.stdout) == {"runs": [], "resolved": {}, "alerts": []}
 
 
-def test_real_index_then_organize_moves_videos_with_their_subtitles_and_fonts(
+def test_real_index_then_organize_moves_videos_with_their_subtitles(
     run_cli: RunCli, tmp_path: Path, anivault_home: Path
 ) -> None:
     """Through the real indexer (files, video_id for companions), a match row, and the TMDB cache."""
