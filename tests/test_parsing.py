@@ -342,3 +342,22 @@ def test_threads_do_not_mix_results() -> None:
     for thread in threads:
         thread.join()
     assert mismatches == []
+
+
+@pytest.mark.parametrize(
+    "name", ["Title 01 -", "Show - 01 -.mkv", "Show S01E01 -_", "NCOP1 -&|~", "Show 01 –"]
+)
+def test_names_that_hang_plain_anitopy_return(name: str) -> None:
+    # anitopy 2.1 loops forever on these (a lone dash after the episode); a daemon thread lets the
+    # test fail instead of hanging if that ever comes back.
+    import threading
+
+    from anivault.parsing import anitopy_safe
+
+    results: list[object] = []
+    worker = threading.Thread(
+        target=lambda: results.append((anitopy_safe.parse(name, {}), parse_name(name))), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=10)
+    assert results, f"parsing {name!r} did not return"

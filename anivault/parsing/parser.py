@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import anitopy
-
+from anivault.parsing import anitopy_safe
 from anivault.parsing import rules as R
 from anivault.parsing.model import KINDS, ParsedName
 from anivault.parsing.normalize import normalize_title
@@ -184,7 +183,7 @@ def _run_anitopy(text: str, ext: str | None) -> dict[str, Any] | None:
         return None
     try:
         with _ANITOPY_LOCK:
-            result = anitopy.parse(text, options=_ANITOPY_OPTIONS)
+            result = anitopy_safe.parse(text, _ANITOPY_OPTIONS)
     except Exception:  # anitopy raises on some real names (AttributeError, IndexError, ...)
         return None
     return result if isinstance(result, dict) else None
@@ -254,6 +253,13 @@ def _set_episode_from_raw(d: _Draft) -> None:
         last = _EPISODE_TOKEN.match(values[-1])
         if last and not last.group(2) and d.episode is not None and int(last.group(1)) > d.episode:
             d.episode_end = int(last.group(1))
+
+
+def _raw_number(d: _Draft) -> str | None:
+    """anitopy's episode token as written ("05"), when it is a plain number."""
+    if d.episode_raw and d.episode_raw[0].isdigit() and d.episode_raw[0].isascii():
+        return d.episode_raw[0]
+    return None
 
 
 def _episode_valid(d: _Draft) -> bool:
@@ -588,8 +594,8 @@ def _clean_title(d: _Draft, text: str) -> None:
             title = joined.group(1).replace("-", " ")
             d.fire("hyphen_joined_episode")
     # "Mobile Series 00 S1": a number right before a season marker belongs to the title.
-    if d.episode is not None and d.episode_raw and d.episode_end is None:
-        raw_number = d.episode_raw[0]
+    raw_number = _raw_number(d)
+    if d.episode is not None and raw_number and d.episode_end is None:
         flat = _flat(d, text)
         probe = f"{title} {raw_number} "
         at = flat.find(probe)
@@ -600,12 +606,18 @@ def _clean_title(d: _Draft, text: str) -> None:
     d.title = title
     _title_markers(d)
     # "One Piece Movie 9", "劇場版 呪術廻戦 0": for films an unmarked number is part of the name.
-    if d.kind == "movie" and d.episode is not None and d.episode_raw and d.episode_end is None and d.title:
-        raw_number = d.episode_raw[0]
-        if f"{d.title} {raw_number}" in _flat(d, text):
-            d.title = f"{d.title} {raw_number}"
-            d.episode = None
-            d.fire("movie_number")
+    raw_number = _raw_number(d)
+    if (
+        d.kind == "movie"
+        and d.episode is not None
+        and raw_number
+        and d.episode_end is None
+        and d.title
+        and f"{d.title} {raw_number}" in _flat(d, text)
+    ):
+        d.title = f"{d.title} {raw_number}"
+        d.episode = None
+        d.fire("movie_number")
 
 
 def _apply_dash(d: _Draft, dash: re.Match[str]) -> None:
@@ -741,11 +753,11 @@ def _episode_fixes(d: _Draft, text: str) -> None:
             d.episode, d.episode_end = int(tail.group(1)), d.episode
             d.title = d.title[: tail.start()]
             d.fire("batch_range")
-    if d.episode is not None and d.episode_end is None and d.episode_raw:
+    raw_number = _raw_number(d)
+    if d.episode is not None and d.episode_end is None and raw_number:
         # "01 ~ 10" / "01-24": anitopy keeps the first number only.
-        raw_number = d.episode_raw[0]
         at = body.find(raw_number)
-        while at >= 0:
+        while at >= 0:  # ends: each find starts past the previous hit, and raw_number is not empty
             end = at + len(raw_number)
             match = _RANGE_TAIL.match(body, end)
             if match and (at == 0 or not body[at - 1].isdigit()):

@@ -178,6 +178,8 @@ _LEADING_JUNK = re.compile(r"^(?:\d{1,4}[ _]+|[A-Za-z0-9]{2,15}\.)(?=\[)")
 # Only after another number ("Show 10 (1)"): "Show (9)" alone may well be episode 9.
 _COPY_SUFFIX = re.compile(r"(?<=\d) \(\d\)$")
 _LEADING_QUOTE = re.compile(r"^[「『]([^「」『』]{1,120})[」』][ ]*(?=\S)")
+_TRAILING_DASH_RUN = re.compile(r"[ _.&+,|\u2010-\u2015-]+$")
+_DASHES = re.compile(r"[\u2010-\u2015-]")
 _DOUBLE_BRACKET = re.compile(r"^\[\[+")
 _SCENE_GROUP = re.compile(
     r"(?:x26[45]|[hH]\.?26[45]|HEVC|AVC|XviD|\d{3,4}p|WEB-?DL|BluRay|HDTV)-([A-Za-z0-9]{2,20})$", re.I
@@ -274,6 +276,12 @@ def preprocess(stem: str) -> tuple[str, list[str]]:
     if junk:
         text = text[junk.end() :]
         fired.append("leading_junk")
+    # anitopy loops forever on a name that ends in a dash after the episode ("Show 01 -", "Show 01 -_"):
+    # a trailing run of dashes and delimiters carries nothing, so it goes.
+    tail = _TRAILING_DASH_RUN.search(text)
+    if tail is not None and _DASHES.search(tail.group()):
+        text = text[: tail.start()]
+        fired.append("trailing_dash")
     # Names delimited only by hyphens ("show-name-episode-25-1080p"): anitopy does not treat '-' as a
     # word delimiter, so give it spaces.
     if not any(c in text for c in " _.[]()"):
