@@ -71,7 +71,6 @@ _FOLDER_KINDS = {
     "specials": "special", "special": "special", "extras": "special", "sp": "special", "sps": "special",
     "ova": "ova", "ovas": "ova", "oad": "ova", "movie": "movie", "movies": "movie", "劇場版": "movie",
 }  # fmt: skip
-_FOLDER_NOISE = re.compile(r"^(?:Season|Saison|Staffel|S)[ ._]?\d{1,2}$|^Specials?$|^Extras?$|^SPs?$", re.I)
 
 
 @dataclass(slots=True)
@@ -323,7 +322,7 @@ def _bracket_layout(d: _Draft, text: str) -> bool:
     if len(tokens) < 3:
         return False
     # parentheses between the brackets hold alternative titles or tags: "[Title]-(Alt Title)-[Ep.24]"
-    outside = R._BRACKET_TOKEN.sub(" ", text)
+    outside = R.BRACKET_TOKEN.sub(" ", text)
     if "(" in outside:
         outside = _PAREN_TOKEN.sub(" ", outside)
     outside = _DELIMS_DOTS.sub(" ", outside).strip(" -")
@@ -391,7 +390,7 @@ def _bare_episode_name(d: _Draft, text: str) -> bool:
     """
     if d.title and R.has_letter(d.title) and not _BARE_EPISODE.match(d.title):
         return False  # anitopy found a real title: not a bare episode name
-    body = _delimited(R._BRACKET_TOKEN.sub(" ", text)) if "[" in text else _delimited(text)
+    body = _delimited(R.BRACKET_TOKEN.sub(" ", text)) if "[" in text else _delimited(text)
     match = _BARE_EPISODE.match(body)
     if match is None:
         return False
@@ -484,7 +483,7 @@ def _rules_only_title(d: _Draft, text: str) -> None:
     tokens = R.bracket_tokens(text)
     if tokens and tokens[0][1] == 0:
         body = text[tokens[0][2] :]
-    body = R._BRACKET_TOKEN.sub(" ", body)
+    body = R.BRACKET_TOKEN.sub(" ", body)
     body = _DELIMS.sub(" ", body).strip()
     if not body:
         return
@@ -552,7 +551,7 @@ def _clean_title(d: _Draft, text: str) -> None:
             title = title[:start]
             d.fire("glued_episode")
     # "Show - 12 (S01E12)": anitopy took the episode from elsewhere and left " - 12" in the title.
-    has_digit = R._DIGIT.search(title) is not None
+    has_digit = R.DIGIT.search(title) is not None
     if d.episode is not None and has_digit:
         dash = R.find_dash_episode(title)
         if (
@@ -651,7 +650,7 @@ def _title_markers(d: _Draft) -> None:
             if cut:
                 rest = title[end:]
                 title = title[:start]
-                dash = R._DASH_AFTER.search(rest)
+                dash = R.DASH_AFTER.search(rest)
                 if dash is not None and not d.episode_title:
                     d.episode_title = rest[dash.end() :].strip(" -._") or None
                 changed = True
@@ -728,7 +727,7 @@ def _episode_fixes(d: _Draft, text: str) -> None:
     body = _PAREN_TOKEN.sub(" ", text) if "(" in text else text
     # An explicit SxxEyy anywhere settles season and, if no plain number was read, the episode.
     if d.season is None or not _episode_valid(d):
-        sxe = R._SXXEYY.search(text)
+        sxe = R.SXXEYY.search(text)
         if sxe is not None:
             if d.season is None:
                 d.season = int(sxe.group(1))
@@ -865,7 +864,7 @@ def _fix_folder_title(d: _Draft) -> None:
     # A folder is usually "[Group] Show (2019) [1080p]": drop bracketed tags, keep the words.
     tokens = R.bracket_tokens(title)
     if tokens:
-        body = R._BRACKET_TOKEN.sub(" ", title).strip()
+        body = R.BRACKET_TOKEN.sub(" ", title).strip()
         if R.has_letter(body):
             title = body
         else:

@@ -8,7 +8,6 @@ so a hostile name cannot make them backtrack for long.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 # --- character classes -------------------------------------------------------------------------
 
@@ -60,9 +59,6 @@ _CJK_NUMERALS = {
 }  # fmt: skip
 _ROMAN = {"ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
 
-_NUM = r"(\d{1,4})"
-_SEP = r"[ ._\-]"
-
 # Season markers, each with the group that holds the number. Order matters: the first match wins.
 SEASON_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("season_s", re.compile(r"(?<![A-Za-z0-9])S(\d{1,2})(?![A-Za-z0-9])", re.I)),
@@ -84,11 +80,11 @@ SEASON_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 # A roman numeral closing a title ("Overlord II") says season too; the title keeps it, because the
 # numeral is usually part of the official name.
 _CJK_SEASON_RULES = frozenset({"season_cjk", "season_korean", "season_korean_word"})
-_DIGIT = re.compile(r"\d")
+DIGIT = re.compile(r"\d")
 _TRAILING_ROMAN = re.compile(r"(?<=[A-Za-z0-9!?.]) (II|III|IV|V|VI|VII|VIII|IX|X)$")
 
 # Episode markers that are unambiguous wherever they appear.
-_SXXEYY = re.compile(
+SXXEYY = re.compile(
     r"(?<![A-Za-z0-9])S(\d{1,2})[ ._]?E(\d{1,4})(?:v(\d))?(?:[-~]?E?(\d{1,4}))?(?![A-Za-z0-9])", re.I
 )
 _NXNN = re.compile(r"(?<![A-Za-z0-9.])(\d{1,2})x(\d{2,4})(?![A-Za-z0-9])")
@@ -133,12 +129,12 @@ _KIND_MARKER = re.compile(
     r"(?=$|[ ._]*-[ ._]*\S|[ ._]?v\d$)",
     re.I,
 )
-_DASH_AFTER = re.compile(r"^[ ._]*-[ ._]*(?=\S)")
+DASH_AFTER = re.compile(r"^[ ._]*-[ ._]*(?=\S)")
 _KIND_MOVIE = re.compile(r"(?<![A-Za-z])(?:Movie|Gekijouban)(?![A-Za-z])", re.I)
 _KIND_CJK = re.compile(r"(劇場版|剧场版|극장판|총집편|特別編|特别篇|特典)")
 
 # Bracket layout used by Chinese and many Japanese groups: [Group][Title][01][1080P]...
-_BRACKET_TOKEN = re.compile(r"\[([^\[\]]*)\]")
+BRACKET_TOKEN = re.compile(r"\[([^\[\]]*)\]")
 _FULLWIDTH = str.maketrans(
     {
         **{chr(0xFF10 + i): str(i) for i in range(10)},
@@ -197,10 +193,6 @@ def unprintable_to_space(text: str) -> str:
 
 def has_cjk(text: str) -> bool:
     return _CJK.search(text) is not None
-
-
-def cjk_count(text: str) -> int:
-    return len(_CJK.findall(text))
 
 
 def latin_count(text: str) -> int:
@@ -300,7 +292,7 @@ def strip_tv_tag(title: str) -> str:
 def find_season(text: str) -> tuple[int, int, int, str] | None:
     """First season marker in ``text``: (season, start, end, rule)."""
     # Every marker has a digit, a CJK numeral or the word "season": most titles have none of them.
-    if _DIGIT.search(text) is None and not (not text.isascii() or "eason" in text or "EASON" in text):
+    if DIGIT.search(text) is None and not (not text.isascii() or "eason" in text or "EASON" in text):
         return None
     ascii_only = text.isascii()
     for rule, pattern in SEASON_PATTERNS:
@@ -353,7 +345,7 @@ def split_alt_titles(title: str) -> str:
 
 
 def bracket_tokens(text: str) -> list[tuple[str, int, int]]:
-    return [(m.group(1).strip(), m.start(), m.end()) for m in _BRACKET_TOKEN.finditer(text)]
+    return [(m.group(1).strip(), m.start(), m.end()) for m in BRACKET_TOKEN.finditer(text)]
 
 
 def is_language_tag(token: str) -> bool:
@@ -391,9 +383,9 @@ def find_title_episode(title: str) -> tuple[int, int, int | None, int | None, in
 
     Returns (start, end, episode, episode_end, season, rule); ``title[:start]`` is the real title.
     """
-    if _DIGIT.search(title) is None:
+    if DIGIT.search(title) is None:
         return None  # every episode marker has a number
-    match = _SXXEYY.search(title)
+    match = SXXEYY.search(title)
     if match:
         last = int(match.group(4)) if match.group(4) else None
         return match.start(), match.end(), int(match.group(2)), last, int(match.group(1)), "sxxeyy"
@@ -463,7 +455,7 @@ def kind_marker(title: str) -> tuple[str, int, int, bool] | None:
         return None
     word = match.group(1).lower()
     kind = KIND_WORDS.get(word) or KIND_WORDS.get(word.rstrip("s"), "special")
-    cut = _DASH_AFTER.match(title[match.end() :]) is not None
+    cut = DASH_AFTER.match(title[match.end() :]) is not None
     return kind, match.start(), match.end(), cut
 
 
@@ -478,9 +470,3 @@ def cjk_kind(title: str) -> re.Match[str] | None:
 def scene_group(text: str) -> str | None:
     match = _SCENE_GROUP.search(text)
     return match.group(1) if match else None
-
-
-def first(values: Iterable[str]) -> str | None:
-    for value in values:
-        return value
-    return None
