@@ -33,6 +33,8 @@ from anivault.tmdb.ratelimit import (
 )
 
 CATALOG = Path(__file__).parent / "fixtures" / "tmdb_catalog_small.json"
+V4_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJl"
+V4_CANARY = "eyJhbGciOiJIUzI1NiJ9.eyJDQU5BUlkiOiIxMjM0NTY3ODkwIn0.Q0FOQVJZc2lnbmF0dXJl"
 QUERIES = [
     "naruto",
     "bleach",
@@ -387,16 +389,19 @@ def test_cross_host_redirect_drops_the_authorization_header(serve: Any) -> None:
         h.end_headers()
 
     url, seen = serve(redirect)
-    client = TmdbHttpClient(url, ApiKey("test-key-redirect"), policy=fast_policy())
+    client = TmdbHttpClient(url, ApiKey(V4_TOKEN), policy=fast_policy())
     client.search("tv", "naruto")
-    assert seen[0]["authorization"] == "Bearer test-key-redirect"
+    assert seen[0]["authorization"] == f"Bearer {V4_TOKEN}"
+    assert "api_key" not in seen[0]["path"]  # a v4 token never goes in the URL
     assert "authorization" not in other_seen[0]
 
 
-def test_the_key_never_appears_in_urls_logs_errors_or_reprs(
-    caplog: pytest.LogCaptureFixture, serve: Any
+@pytest.mark.parametrize("canary", [V4_CANARY, "TMDBCANARY1234567890abcdef"], ids=["v4-bearer", "v3-query"])
+def test_the_key_never_appears_in_logs_errors_or_reprs(
+    caplog: pytest.LogCaptureFixture, serve: Any, canary: str
 ) -> None:
-    canary = "TMDBCANARY1234567890abcdef"
+    """A v4 token travels only in the Authorization header; a v3 key (TMDB accepts it only as api_key=) is in
+    the query string on the wire, but never in a log line (urllib3 logs URLs at DEBUG), an error or a repr."""
     caplog.set_level(logging.DEBUG)
     with start_emulator(CATALOG, api_key=canary) as emu:
         client = TmdbHttpClient(emu.base_url, ApiKey(canary), policy=fast_policy())
@@ -407,16 +412,27 @@ def test_the_key_never_appears_in_urls_logs_errors_or_reprs(
         with pytest.raises(TmdbAuthError) as info:
             bad.search("tv", "naruto")
         texts += [str(info.value), repr(info.value), str(info.value.hint)]
-        log = list(emu.state.log)
     url, seen = serve(lambda h: body(h, 500, b"{}"))
     down = TmdbHttpClient(url, ApiKey(canary), policy=fast_policy(retries=1))
     with pytest.raises(TmdbUnavailable) as info2:
         down.search("tv", "naruto")
-    texts += [str(info2.value), caplog.text]
-    assert all("api_key" not in p["path"] and canary not in p["path"] for p in seen)
-    assert all(canary not in path for _, path, _ in log)
+    gone = TmdbHttpClient(closed_port_url(), ApiKey(canary), policy=fast_policy(retries=0))
+    with pytest.raises(TmdbUnavailable) as info3:
+        gone.search("tv", "naruto")
+    texts += [str(info2.value), str(info3.value), repr(info3.value), caplog.text]
+    assert "GET /3/search/tv" in caplog.text  # urllib3 did log the request lines
+    if canary == V4_CANARY:
+        assert all("api_key" not in p["path"] and canary not in p["path"] for p in seen)
     for text in texts:
         assert canary not in text
+
+
+def closed_port_url() -> str:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}/3"
 
 
 def test_a_gzip_bomb_is_capped_after_decompression(serve: Any) -> None:

@@ -4,8 +4,11 @@ tmdbv3api builds the URLs and knows the endpoints; everything that touches the n
 :class:`PoliteSession`, which tmdbv3api is handed as its session. tmdbv3api's flaws and how they are wrapped:
 
 - it keeps the API key in ``os.environ`` and puts it in the query string, where urllib3 logs it at DEBUG and
-  quotes it in ``MaxRetryError``: we give it a placeholder key, strip ``api_key`` from every URL and send the
-  real key only as an ``Authorization: Bearer`` header, which is never part of a URL, log line or exception;
+  quotes it in ``MaxRetryError``: we give it a placeholder key and strip ``api_key`` from every URL. A v4
+  read-access token (a JWT) then travels only as ``Authorization: Bearer``, which is never part of a URL,
+  log line or exception. A v3 key cannot (TMDB answers 401 to a v3 key as Bearer), so it is added to the
+  query string at the last moment, our own errors never quote URLs, and a filter on urllib3's logger masks
+  it (besides the app-wide redaction filter on every handler);
 - its cache calls ``requests.request`` directly and bypasses any session: switched off;
 - its base URL is hard-coded: set from settings (``ANIVAULT_TMDB_URL``);
 - it ignores ``Retry-After`` and rate limits per object: :mod:`anivault.tmdb.ratelimit` does it for all workers;
@@ -44,6 +47,33 @@ from anivault.tmdb.ratelimit import (
 
 log = logging.getLogger(__name__)
 
+
+class _RedactRecords(logging.Filter):
+    """Masks keys in records of the loggers that print URLs (urllib3 logs every request line at DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is not ours to fix; let logging report it
+            return True
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+_redaction_installed = False
+
+
+def _install_log_redaction() -> None:
+    global _redaction_installed
+    if _redaction_installed:
+        return
+    _redaction_installed = True
+    for name in ("urllib3.connectionpool", "urllib3.util.retry", "requests", "tmdbv3api.tmdb"):
+        logging.getLogger(name).addFilter(_RedactRecords())
+
+
 KEY_ENV = "ANIVAULT_TMDB_KEY"
 # What tmdbv3api sees as "the key": it insists on one, and this one is harmless if it ever leaks.
 _PLACEHOLDER_KEY = "sent-as-bearer-header"
@@ -60,9 +90,16 @@ class ApiKey:
     def __init__(self, value: str) -> None:
         self._value = value
         register_secret(value)
+        _install_log_redaction()
 
     def reveal(self) -> str:
         return self._value
+
+    @property
+    def bearer(self) -> bool:
+        """A v4 read-access token (JWT) goes in the Authorization header; a v3 key cannot."""
+        v = self._value
+        return v.count(".") == 2 and v.startswith("eyJ")
 
     def __repr__(self) -> str:
         return "ApiKey(***)"
@@ -219,13 +256,17 @@ class PoliteSession(requests.Session):
                         if self.first_sent is None:
                             self.first_sent = self.clock.monotonic()
                     remaining = max(0.05, deadline - self.clock.monotonic())
+                    headers = {"Accept": "application/json"}
+                    target = url
+                    if self._key.bearer:
+                        headers["Authorization"] = f"Bearer {self._key.reveal()}"
+                    else:
+                        sep = "&" if urllib.parse.urlsplit(url).query else "?"
+                        target = f"{url}{sep}api_key={urllib.parse.quote(self._key.reveal(), safe='')}"
                     response = super().request(
                         "GET",
-                        url,
-                        headers={
-                            "Authorization": f"Bearer {self._key.reveal()}",
-                            "Accept": "application/json",
-                        },
+                        target,
+                        headers=headers,
                         timeout=(min(p.connect_timeout, remaining), min(p.read_timeout, remaining)),
                         stream=True,
                         allow_redirects=True,
