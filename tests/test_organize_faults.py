@@ -114,7 +114,7 @@ def test_disk_full_mid_copy_keeps_source_and_leaves_no_truncated_target(tmp_path
         tmp_path,
     )
     assert out["pre"] and "destination full (need" in str(out["pre"])
-    assert out["status"] == "failed" and "destination full" in str(out["stopped"])
+    assert out["status"] == "failed" and "destination full (need 900,000, free" in str(out["stopped"])
     assert out["srcs"] == [False, False, True]  # two fit and moved; the third was never deleted
     assert all(out["src_ok"])  # type: ignore[arg-type]
     assert out["sizes"] == [900_000, 900_000]  # no truncated file under a final name

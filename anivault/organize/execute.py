@@ -221,11 +221,12 @@ def finish(ledger: Ledger, op_id: int, stopped: str | None = None) -> RunSummary
     return RunSummary(op_id, op.kind, status, ledger.operation(op_id).counts, problems, stopped)  # type: ignore[union-attr]
 
 
-def _describe(exc: OSError, path: str) -> str:
+def _describe(exc: OSError, path: str, need: int | None = None) -> str:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         try:
             free = shutil.disk_usage(os.path.dirname(path) or ".").free
-            return f"destination full (free {free:,} bytes)"
+            needs = f"need {need:,}, " if need is not None else ""
+            return f"destination full ({needs}free {free:,} bytes)"
         except OSError:
             return "destination full"
     if exc.errno == errno.EROFS:
@@ -256,7 +257,7 @@ def execute_item(item: LedgerItem, ctx: _Context) -> ItemResult:
     except StopRun:
         raise
     except OSError as exc:
-        note = _describe(exc, item.dst)
+        note = _describe(exc, item.dst, item.fp.size if item.fp else None)
         if getattr(exc, "winerror", None) == 32 or exc.errno in (errno.EBUSY, errno.ETXTBSY):
             note = f"file in use, gave up after {len(RETRY_DELAYS) + 1} tries: {exc.filename or item.src}"
         if exc.errno in STOP_ERRNOS:
