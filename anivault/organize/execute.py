@@ -29,6 +29,7 @@ from anivault.organize.fileops import (
     sync_folders,
 )
 from anivault.organize.ledger import ItemResult, Ledger, LedgerItem
+from anivault.organize.plan import numbered
 
 # A batch ends with one syncfs per filesystem (a journal commit that stalls concurrent renames) and one
 # ledger commit; 5,000 items or 2 s keeps that under a few percent of a run's time (scripts/bench_organize.py).
@@ -340,15 +341,8 @@ def _execute(item: LedgerItem, ctx: _Context) -> ItemResult:
                 raise StopRun(f"target appeared since planning: {dst} (--conflict fail)") from None
             if ctx.options.conflict == "skip":
                 return ItemResult(item, "skipped", "target appeared since planning")
-            dst = _next_name(item.dst, _attempt + 2)
+            dst = numbered(item.dst, _attempt + 2)
     return ItemResult(item, "failed", "no free name for --conflict rename")
-
-
-def _next_name(path: str, n: int) -> str:
-    folder, name = os.path.split(path)
-    dot = name.find(".", 1)
-    stem, ext = (name[:dot], name[dot:]) if dot > 0 else (name, "")
-    return os.path.join(folder, f"{stem} ({n}){ext}")
 
 
 def _place(item: LedgerItem, ctx: _Context, dst: str, st: os.stat_result) -> ItemResult:

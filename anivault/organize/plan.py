@@ -12,6 +12,7 @@ an existing target). Nothing here writes.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -251,10 +252,9 @@ def _resolve(m: Move, conflict: str, reason: str, taken: dict[str, Move]) -> Non
     if conflict == "skip":
         m.status, m.note = "skip", reason
         return
-    base, ext = _split_ext(m.dst)
     n = 2
     while True:
-        candidate = f"{base} ({n}){ext}"
+        candidate = numbered(m.dst, n)
         if nfc_key(candidate) not in taken and lstat_or_none(candidate) is None:
             break
         n += 1
@@ -262,12 +262,15 @@ def _resolve(m: Move, conflict: str, reason: str, taken: dict[str, Move]) -> Non
     taken[nfc_key(candidate)] = m
 
 
-def _split_ext(path: str) -> tuple[str, str]:
+_EXTENSIONS = re.compile(r"(?:\.[A-Za-z0-9_-]{1,12}){1,4}$")
+
+
+def numbered(path: str, n: int) -> str:
+    """`Show - S01E01.en.ass` -> `Show - S01E01 (2).en.ass` (--conflict rename)."""
     folder, name = os.path.split(path)
-    dot = name.find(".", 1)
-    if dot <= 0:
-        return path, ""
-    return os.path.join(folder, name[:dot]), name[dot:]
+    m = _EXTENSIONS.search(name)
+    cut = m.start() if m and m.start() > 0 else len(name)
+    return os.path.join(folder, f"{name[:cut]} ({n}){name[cut:]}")
 
 
 def expand_steps(moves: Sequence[Move], token: str) -> list[Step]:
