@@ -133,14 +133,12 @@ def _parse(name: str, folders: Sequence[str]) -> ParsedName:
     used_anitopy = bool(raw)
 
     _fix_release_group(d, text)
-    if not _bracket_layout(d, text):
-        if _bare_episode_name(d, text):
-            pass
-        else:
-            if d.title is None and not used_anitopy:
-                _rules_only_title(d, text)
-            _anitopy_misreads(d, text, raw)
-            _clean_title(d, text)
+    # Layouts first ([Group][Title][01]..., a bare "03.mkv"); otherwise correct anitopy's reading.
+    if not _bracket_layout(d, text) and not _bare_episode_name(d, text):
+        if d.title is None and not used_anitopy:
+            _rules_only_title(d, text)
+        _anitopy_misreads(d, text, raw)
+        _clean_title(d, text)
     _episode_fixes(d, text)
     _resolution_fallback(d, text)
     _folder_context(d, folders)
@@ -156,7 +154,7 @@ def _parse(name: str, folders: Sequence[str]) -> ParsedName:
         parser = "anitopy"
     return ParsedName(
         title=title,
-        title_norm=normalize_title(title) or None if title else None,
+        title_norm=(normalize_title(title) or None) if title else None,
         season=d.season,
         episode=d.episode,
         episode_end=d.episode_end,
