@@ -60,6 +60,8 @@ _PAREN_GROUP = re.compile(r"\(([^(),]{2,40}),[ ]?(?:\d{3,4}p|\d{3,4}x\d{3,4})\)"
 _OF_EPISODES = re.compile(r"^\d{1,4}[ _]of[ _]\d{1,4}$", re.I)
 # Cheap pre-check before the language-tag test: tags are short runs of letters and separators.
 _MAYBE_LANGUAGE = re.compile(r"^[A-Za-z_+&,/. -]{2,30}$")
+# Whitespace of any kind (NBSP, ideographic space) and separators at either end of a title.
+_TITLE_EDGES = re.compile(r"^[\s\-:._~]+|[\s\-:._~]+$")
 _CHECKSUM = re.compile(r"^[0-9A-Fa-f]{8}$")
 _EXPLICIT_EPISODE = re.compile(r"^(?:EP?|Episode|#|第)", re.I)
 _NUMBER_ONLY = re.compile(r"^\d{1,4}(?:v\d)?$")
@@ -880,5 +882,7 @@ def _finish_title(d: _Draft) -> None:
         d.episode_title = None  # "Show.E05.1080p.WEB": a release tag, not an episode title
     if d.title is None:
         return
-    title = _DELIMS.sub(" ", d.title).strip(" -:._~")
+    title = _TITLE_EDGES.sub("", _DELIMS.sub(" ", d.title))
     d.title = title or None
+    if d.episode_title is not None:
+        d.episode_title = _TITLE_EDGES.sub("", d.episode_title) or None

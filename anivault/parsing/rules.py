@@ -138,6 +138,11 @@ BRACKET_TOKEN = re.compile(r"\[([^\[\]]*)\]")
 _FULLWIDTH = str.maketrans(
     {
         **{chr(0xFF10 + i): str(i) for i in range(10)},
+        # every other kind of space is a plain space to anitopy's tokenizer
+        **{
+            c: " "
+            for c in "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f"
+        },
         "（": "(",
         "）": ")",
         "［": "[",
@@ -243,6 +248,7 @@ def preprocess(stem: str) -> tuple[str, list[str]]:
         text = stem.translate(_FULLWIDTH)
         if text != stem:
             fired.append("fullwidth")
+        text = text.strip()
         bracketed = text.translate(_CJK_BRACKETS)
         if bracketed != text:
             fired.append("cjk_brackets")
