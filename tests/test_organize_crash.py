@@ -78,3 +78,46 @@ def test_crash_inside_recovery_then_recovery_converges(tmp_path: Path) -> None:
     assert cli(lib, "recover", crash="in_recovery:5") == -9
     check_invariants(lib)  # recovers again (no ALERT, second recovery a no-op) and checks every file
     finish_and_roll_back(lib)
+
+
+def test_crash_in_the_middle_of_a_swap(tmp_path: Path) -> None:
+    """E01 <-> E02 goes through a temp name; killed after the second rename, recovery must see that the
+    first one happened although its source name already holds the other file, so rollback restores both."""
+    import os
+    import subprocess
+    import sys
+
+    from crash_organize import ROOT, files_under
+
+    from anivault.db.engine import open_db
+    from anivault.organize import service
+
+    season = tmp_path / "vault" / "Frieren (2023) [tmdbid-209867]" / "Season 01"
+    season.mkdir(parents=True)
+    for n in (1, 2):
+        (season / f"Frieren - S01E0{n}.mkv").write_text(f"episode {n}" * n)
+    before = files_under(tmp_path / "vault")
+    script = f"""
+from pathlib import Path
+from crash_organize import episode_input
+from anivault.db.engine import open_db
+from anivault.organize import service
+season = Path({str(season)!r})
+db = open_db(Path({str(tmp_path / "library.db")!r}))
+inputs = [episode_input(season / "Frieren - S01E01.mkv", 2), episode_input(season / "Frieren - S01E02.mkv", 1)]
+service.apply_plan(db, service.plan_from_inputs(inputs, {str(tmp_path / "vault")!r}))
+"""
+    env = dict(
+        os.environ, ANIVAULT_CRASHPOINT="after_publish:2", PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'tests'}"
+    )
+    assert subprocess.run([sys.executable, "-c", script], env=env).returncode == -9
+    db = open_db(tmp_path / "library.db")
+    try:
+        report = service.recover_interrupted(db)
+        assert report.resolved == {"done": 2, "aborted": 1}, report
+        assert service.resume(db).status == "done"
+        assert (season / "Frieren - S01E02.mkv").read_text() == "episode 1"
+        service.rollback(db, 1)
+    finally:
+        db.close()
+    assert files_under(tmp_path / "vault") == before

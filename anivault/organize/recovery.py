@@ -11,6 +11,7 @@ far the action got:
 | target = source (same inode, two links)          | roll forward: unlink the source -> `done`         |
 | target with the source's content, source there   | roll forward (copy was published): unlink source  |
 | target there, source gone                        | `done` (size checked; otherwise `conflict`)       |
+| target is the planned inode, source name reused  | `done` (a swap's next step already ran)           |
 | target there but a different file                | `conflict`: touch nothing, report                 |
 | neither source nor target                        | `failed` with an ALERT note (must never happen)   |
 
@@ -126,6 +127,10 @@ def resolve(item: LedgerItem) -> ItemResult:
     if same_inode:
         # One entry under two spellings (a case-insensitive filesystem): nothing moved yet.
         return ItemResult(item, "aborted", "not started")
+    if fp is not None and (dst_st.st_dev, dst_st.st_ino) == (fp.dev, fp.inode):
+        # The target is the very file we planned to move (a rename keeps the inode); the source name now
+        # holds another file, as in a swap whose next step already ran.
+        return ItemResult(item, "done", "recovered", dst_st=dst_st)
     unchanged = fp is None or not fp.differences(src_st)
     if unchanged and same_content(src, item.dst):
         # The verified copy was published; the source's unlink did not happen.
