@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,35 +55,50 @@ def exe() -> Path:
     if importlib.util.find_spec("PyInstaller") is None:
         pytest.skip("PyInstaller is not installed (pip install pyinstaller)")
     # A build takes one to two minutes: reuse the last one while the sources it was built from are unchanged.
-    out = ROOT / "build" / "exe-test" / _sources_digest()
-    cached = out / "dist" / ("anivault.exe" if sys.platform == "win32" else "anivault")
-    if cached.exists():
-        return cached
+    # Several test runs may share this checkout, so each builds in a scratch folder of its own and moves
+    # the finished file into the cache with one rename.
+    cache = ROOT / "build" / "exe-test"
+    out = cache / _sources_digest()
+    name = "anivault.exe" if sys.platform == "win32" else "anivault"
+    if (out / name).exists():
+        return out / name
+    cache.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=cache))
     started = time.perf_counter()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "build_exe.py"),
-            "--dist",
-            str(out / "dist"),
-            "--work",
-            str(out / "work"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1100,
-    )
-    shutil.rmtree(out / "work", ignore_errors=True)
-    if proc.returncode != 0:
-        shutil.rmtree(out, ignore_errors=True)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    for older in out.parent.iterdir():  # keep one cached build, not one per source change
-        if older != out:
+    try:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "build_exe.py"),
+                "--dist",
+                str(scratch / "dist"),
+                "--work",
+                str(scratch / "work"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=1100,
+        )
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        built = scratch / "dist" / name
+        assert built.exists()
+        print(
+            f"built {built.name} ({built.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.0f} s"
+        )
+        ready = scratch / "ready"
+        ready.mkdir()
+        os.replace(built, ready / name)
+        try:
+            os.rename(ready, out)
+        except OSError:
+            pass  # another run finished the same build first: use theirs
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    for older in cache.iterdir():  # keep one finished build, not one per source change
+        if older != out and not older.name.startswith(".build-"):
             shutil.rmtree(older, ignore_errors=True)
-    path = Path(proc.stdout.strip().splitlines()[-1])
-    assert path.exists()
-    print(f"built {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.0f} s")
-    return path
+    assert (out / name).exists()
+    return out / name
 
 
 @pytest.fixture(scope="module")
