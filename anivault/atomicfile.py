@@ -21,6 +21,8 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o666, crashpoint
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(tmp, flags, mode)
     try:
+        if os.name == "nt" and not mode & 0o077:
+            _owner_only_acl(tmp)  # before the first byte is written
         try:
             view = memoryview(data)
             while view:
@@ -37,6 +39,26 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o666, crashpoint
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
+
+
+def _owner_only_acl(path: Path) -> None:  # pragma: no cover - Windows
+    """Windows ignores POSIX mode bits: drop inherited entries and grant only the current user.
+
+    Best effort: the file already sits in the user's AppData, which only the user (and SYSTEM and
+    administrators) can read; this removes even those inherited entries. icacls ships with Windows.
+    """
+    import getpass
+    import subprocess
+
+    try:
+        subprocess.run(
+            ["icacls", str(path), "/inheritance:r", "/grant:r", f"{getpass.getuser()}:F"],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        pass
 
 
 def fsync_dir(directory: Path) -> None:
