@@ -233,7 +233,14 @@ VALIDATORS: dict[str, typing.Callable[[Any], str | None]] = {
     "tmdb.details_ttl_hours": lambda v: None if v >= 0 else "0 or more hours",
     "tmdb.negative_ttl_hours": lambda v: None if v >= 0 else "0 or more hours",
     "tmdb.base_url": lambda v: None if v.startswith(("http://", "https://")) else "an http(s) URL",
+    "tmdb.deadline": lambda v: None if 0 < v <= 3600 else "between 0 and 3600 seconds",
+    "tmdb.retries": lambda v: None if 0 <= v <= 20 else "between 0 and 20",
+    "tmdb.breaker_ratio": lambda v: None if 0 < v <= 1 else "more than 0 and at most 1",
+    "tmdb.breaker_cooldown": lambda v: None if 0 <= v <= 3600 else "between 0 and 3600 seconds",
+    "tmdb.max_body_bytes": lambda v: None if v >= 10_000 else "at least 10000 bytes",
     "match.auto_threshold": lambda v: None if 0 <= v <= 1 else "between 0 and 1",
+    "match.ambiguity_margin": lambda v: None if 0 <= v <= 1 else "between 0 and 1",
+    "match.max_details": lambda v: None if 0 <= v <= 20 else "between 0 and 20",
     "match.review_threshold": lambda v: None if 0 <= v <= 1 else "between 0 and 1",
     "organize.action": lambda v: (
         None if v in {"move", "copy", "hardlink", "symlink"} else ("move, copy, hardlink or symlink")
@@ -242,6 +249,7 @@ VALIDATORS: dict[str, typing.Callable[[Any], str | None]] = {
     "logging.max_bytes": lambda v: None if v >= 10_000 else "at least 10000 bytes",
     "logging.backups": lambda v: None if 0 <= v <= 1000 else "between 0 and 1000",
     "db.busy_timeout_ms": lambda v: None if v >= 0 else "0 or more milliseconds",
+    "db.lock_wait_seconds": lambda v: None if v >= 0 else "0 or more seconds",
     "db.backups_keep": lambda v: None if v >= 0 else "0 or more",
 }
 

@@ -133,3 +133,30 @@ def test_unknown_profile(cfg: Path) -> None:
 def test_config_file_is_not_world_writable(cfg: Path) -> None:
     config.set_value("tmdb.rate", "3")
     assert not stat.S_IMODE(cfg.stat().st_mode) & 0o022
+
+
+def test_every_numeric_setting_has_a_range_check() -> None:
+    import dataclasses
+    import typing
+
+    numeric = [
+        f"{section}.{f.name}"
+        for section, cls in config.SECTIONS.items()
+        for f in dataclasses.fields(cls)
+        if typing.get_type_hints(cls)[f.name] in (int, float)
+    ]
+    assert [key for key in numeric if key not in config.VALIDATORS] == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("tmdb.retries", "-1"),
+        ("tmdb.breaker_ratio", "0"),
+        ("match.max_details", "99"),
+        ("db.lock_wait_seconds", "-2"),
+    ],
+)
+def test_new_keys_are_range_checked(cfg: Path, key: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        config.set_value(key, value)
