@@ -123,7 +123,10 @@ class _RunProgress:
         if self._bar is None:
             return
         task = self._bar.task_ids[0]
-        self._bar.update(task, completed=done, total=total, description=f"[{stage}] {note}")
+        from rich.markup import escape
+
+        # escape(): a note may hold a file or show name with [brackets], which Rich would read as markup.
+        self._bar.update(task, completed=done, total=total, description=escape(f"{stage}: {note}"))
 
 
 def _fmt(counts: Any, keys: tuple[str, ...]) -> str:
@@ -162,7 +165,10 @@ def _summary(result: RunResult) -> None:
             "  plan: " + (_fmt(c["plan"], ("todo", "noop", "identical", "skip", "stale")) or "nothing to do")
         )
     if "apply" in c:
-        lines.append("  apply: " + ", ".join(f"{n} {state}" for state, n in sorted(c["apply"].items())))
+        lines.append(
+            "  apply: "
+            + (", ".join(f"{n} {state}" for state, n in sorted(c["apply"].items())) or "nothing to do")
+        )
     console = out_console()
     for line in lines:
         console.print(line, markup=False)

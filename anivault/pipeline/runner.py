@@ -368,14 +368,16 @@ def _plan(db: Database, settings: Settings, dest: str) -> Any:
 def _apply(db: Database, settings: Settings, plan: Any, notify: ProgressFn) -> Any:
     from anivault.organize import service
 
-    total = len(plan.todo)
+    files = len(plan.todo)
     done = [0]
 
+    # The ledger's steps include the folders it creates, so the count of steps is not known here: the
+    # display counts steps done and names the number of files.
     def step(n: int) -> None:
         done[0] += n
-        notify("apply", done[0], total, f"organizing ({plan.action})")
+        notify("apply", done[0], None, f"organizing {files} files ({plan.action})")
 
-    notify("apply", 0, total, f"organizing ({plan.action})")
+    notify("apply", 0, None, f"organizing {files} files ({plan.action})")
     return service.apply_plan(db, plan, verify=settings.organize.verify, progress=step, recheck=False)
 
 
