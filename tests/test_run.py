@@ -168,3 +168,62 @@ def test_wrong_key_fails_clearly_and_resumes(
     r = run_cli("run", "--resume", "--json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["state"] == "planned"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
+def test_real_ctrl_c_leaves_a_resumable_run(
+    run_cli: Any, media: Path, tmp_path: Path, anivault_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real SIGINT while match waits on a slow TMDB: exit 130, the run row says match, --resume finishes."""
+    import signal
+    import sqlite3
+    import time
+
+    from tmdb_emulator import start_emulator
+
+    slow = start_emulator(
+        ROOT / "tests" / "fixtures" / "tmdb_catalog_small.json", api_key="test-key", latency_ms=1500
+    )
+    env = {**os.environ, "ANIVAULT_TMDB_URL": slow.base_url, "ANIVAULT_TMDB_KEY": "test-key"}
+    db = anivault_home / "data" / "library.db"
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "anivault", "run", str(media), "--dest", str(tmp_path / "Vault")],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        stage = None
+        while time.monotonic() < deadline and stage != "match":
+            time.sleep(0.1)
+            if db.exists():
+                try:
+                    with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
+                        row = conn.execute("SELECT stage FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+                        stage = row[0] if row else None
+                except sqlite3.Error:
+                    pass
+        assert stage == "match", "the run never reached match"
+        time.sleep(0.5)  # requests are in flight now
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        slow.stop()
+    assert proc.returncode == 130, err
+    assert "interrupted during match" in err and "anivault run --resume" in err and "Traceback" not in err
+    run = last_run(run_cli)
+    assert run["state"] == "interrupted" and run["stage"] == "match" and run["resumable"]
+    fast = start_emulator(ROOT / "tests" / "fixtures" / "tmdb_catalog_small.json", api_key="test-key")
+    try:
+        monkeypatch.setenv("ANIVAULT_TMDB_URL", fast.base_url)
+        monkeypatch.setenv("ANIVAULT_TMDB_KEY", "test-key")
+        r = run_cli("run", "--resume", "--json")
+    finally:
+        fast.stop()
+    assert r.exit_code == 0, r.stderr
+    out_json = json.loads(r.stdout)
+    assert out_json["resumed_from_stage"] == "match" and out_json["state"] == "planned"
+    assert out_json["counts"]["plan"]["todo"] == 4
