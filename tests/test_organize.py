@@ -344,3 +344,15 @@ def test_real_index_then_organize_moves_videos_with_their_subtitles(
     # the index sees the moved files where they are now
     paths = {r[0] for r in ledger_rows(dbp, "SELECT path FROM files")}
     assert paths == {str(p) for p in season.iterdir()}
+
+
+def test_an_unnumbered_extra_is_left_in_place_not_named_S00E(tmp_path: Path) -> None:
+    ncop = write(tmp_path / "src" / "[G] Frieren - NCOP [1080p].mkv")
+    ep1 = write(tmp_path / "src" / "[G] Frieren - 01 [1080p].mkv", b"e1")
+    extra = episode_input(ncop, 1, season=0)
+    extra.episode = None
+    plan = service.plan_from_inputs([extra, episode_input(ep1, 1)], str(tmp_path / "vault"))
+    by_src = {m.src: m for m in plan.moves}
+    assert by_src[str(ncop)].status == "skip" and "no episode number" in (by_src[str(ncop)].note or "")
+    assert by_src[str(ep1)].status == "todo" and by_src[str(ep1)].dst.endswith("Frieren - S01E01.mkv")
+    assert not any("S00E." in m.dst for m in plan.moves)

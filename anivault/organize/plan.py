@@ -163,8 +163,15 @@ def build_moves(
     existing: set[str] = set()  # folder names found on disk: trusted as they are (an NFD spelling)
     moves: list[Move] = []
     claimed_fonts: set[str] = set()
+    series_needs_episode = "episode" in series.fields()
     for item in inputs:
         template = movie if item.media_type == "movie" else series
+        if template is series and series_needs_episode and item.episode is None:
+            # An opening/ending (NCOP/NCED) or an unnumbered extra: the episode template cannot name it,
+            # and inventing "S00E" would be worse than leaving it (and its companions) where it is.
+            note = "no episode number (an extra such as NCOP/NCED?): left in place; set one with `anivault match --set`"
+            moves.append(Move(item.path, item.path, action, "video", item.file_id, item.fp, "skip", note))
+            continue
         comps = template.render(item.fields())
         comps = _reuse_existing(dest, comps, probe, existing)
         dst = confined_join(dest, comps, existing)

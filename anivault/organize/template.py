@@ -75,6 +75,10 @@ class Template:
     source: str
     components: tuple[tuple[tuple[str, str | None, str], ...], ...]
 
+    def fields(self) -> set[str]:
+        """The field names this template uses."""
+        return {field for parts in self.components for _lit, field, _spec in parts if field is not None}
+
     def render(self, values: Mapping[str, object]) -> list[str]:
         """Render into safe path components; None values render empty and their brackets vanish."""
         out = []
