@@ -33,16 +33,7 @@ def index(
     from anivault.pipeline.index import IndexOptions, normalise_roots, run_index
 
     cfg = settings({"index.workers": workers})
-    opts = IndexOptions(
-        roots=paths,
-        reparse=reparse,
-        workers=cfg.index.workers,
-        batch_size=cfg.index.batch_size,
-        ignore=cfg.index.ignore,
-        include_hidden=cfg.index.include_hidden,
-        follow_symlinks=cfg.index.follow_symlinks,
-        lock_wait_seconds=cfg.db.lock_wait_seconds,
-    )
+    opts = IndexOptions.from_settings(cfg, paths, reparse=reparse)
     normalise_roots(paths)  # a missing folder is an error before the database is touched
     with open_library() as db, progress_bar("indexing") as bar:
 

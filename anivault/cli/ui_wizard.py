@@ -309,15 +309,7 @@ def index_step(term: Terminal, db: Database, cfg: Settings, a: RunAnswers) -> No
     from anivault.pipeline.index import IndexOptions, run_index
 
     term.title("Index")
-    opts = IndexOptions(
-        roots=[Path(s) for s in a.sources],
-        workers=cfg.index.workers,
-        batch_size=cfg.index.batch_size,
-        ignore=cfg.index.ignore,
-        include_hidden=cfg.index.include_hidden,
-        follow_symlinks=cfg.index.follow_symlinks,
-        lock_wait_seconds=cfg.db.lock_wait_seconds,
-    )
+    opts = IndexOptions.from_settings(cfg, [Path(s) for s in a.sources])
     with term.progress("indexing") as update:
         report = run_index(
             db, opts, lambda seen, parsed: update(completed=seen, description=f"indexing ({parsed} parsed)")

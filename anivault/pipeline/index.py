@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anivault.db.engine import Database, writer_lock
 from anivault.errors import UsageError
@@ -33,6 +33,9 @@ from anivault.media import companion_video, stem
 from anivault.parsing import PARSER_VERSION, parse_name
 from anivault.pathcodec import decode_path, display, encode_path
 from anivault.pipeline.scan import IgnoreRules, ScannedFile, ScannedFolder, WalkError, walk
+
+if TYPE_CHECKING:
+    from anivault.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,21 @@ class IndexOptions:
     include_hidden: bool = False
     follow_symlinks: bool = False
     lock_wait_seconds: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, roots: Sequence[Path], *, reparse: bool = False) -> IndexOptions:
+        """The options every front end (index, run, ui) uses: the [index] and [db] settings."""
+        ix = settings.index
+        return cls(
+            roots=roots,
+            reparse=reparse,
+            workers=ix.workers,
+            batch_size=ix.batch_size,
+            ignore=ix.ignore,
+            include_hidden=ix.include_hidden,
+            follow_symlinks=ix.follow_symlinks,
+            lock_wait_seconds=settings.db.lock_wait_seconds,
+        )
 
 
 @dataclass(slots=True)

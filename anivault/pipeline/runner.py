@@ -319,15 +319,7 @@ def _index(db: Database, settings: Settings, paths: list[str], notify: ProgressF
 
     roots = [Path(p) for p in paths]
     normalise_roots(roots)  # a missing folder is an error before anything is written
-    opts = IndexOptions(
-        roots=roots,
-        workers=settings.index.workers,
-        batch_size=settings.index.batch_size,
-        ignore=settings.index.ignore,
-        include_hidden=settings.index.include_hidden,
-        follow_symlinks=settings.index.follow_symlinks,
-        lock_wait_seconds=float(getattr(settings.db, "lock_wait_seconds", 10.0)),
-    )
+    opts = IndexOptions.from_settings(settings, roots)
     notify("index", 0, None, "indexing")
     report = run_index(
         db, opts, lambda seen, parsed: notify("index", seen, None, f"indexing ({parsed} parsed)")
