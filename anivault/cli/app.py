@@ -91,8 +91,16 @@ def build_app() -> typer.Typer:
             quiet,
         )
         from anivault.cli.common import settings, setup_logging_for
+        from anivault.config import Settings
+        from anivault.errors import ConfigError
 
-        setup_logging_for(settings())
+        try:
+            cfg = settings()
+        except ConfigError:
+            # A broken anivault.toml must not stop `settings path`, `settings set` or `verify`, the
+            # commands that help fix it; commands that need settings raise the error themselves.
+            cfg = Settings()
+        setup_logging_for(cfg)
 
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)
@@ -133,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             import traceback
 
-            traceback.print_exc()
+            from anivault.redact import redact
+
+            sys.stderr.write(redact(traceback.format_exc()))
         return int(exc.exit_code)
     except typer.Exit as exc:
         return int(exc.exit_code)

@@ -66,6 +66,7 @@ def setup_logging_for(cfg: Settings) -> None:
         file_level="DEBUG" if STATE.debug else cfg.logging.level,
         max_bytes=cfg.logging.max_bytes,
         backups=cfg.logging.backups,
+        debug=STATE.debug,
     )
 
 
