@@ -189,9 +189,12 @@ def install_redacting_excepthooks() -> None:
 
 
 def shutdown_logging() -> None:
-    """Flush and close our handlers (tests, and before the one-file executable exits)."""
+    """Flush and close our handlers and give the library loggers their levels back (tests, and before
+    the one-file executable exits)."""
     root = logging.getLogger()
     for handler in _CONFIGURED:
         root.removeHandler(handler)
         handler.close()
     _CONFIGURED.clear()
+    for name in _LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET)

@@ -43,6 +43,20 @@ def anivault_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     return home
 
 
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """A CLI run configures process-wide logging (root handlers, quiet library loggers, excepthooks):
+    undo it after each test so one test's setup never hides another test's log records."""
+    import threading
+
+    hooks = (sys.excepthook, threading.excepthook)
+    yield
+    from anivault.logging_setup import shutdown_logging
+
+    shutdown_logging()
+    sys.excepthook, threading.excepthook = hooks
+
+
 @dataclass
 class CliResult:
     exit_code: int
