@@ -57,7 +57,9 @@ class IndexOptions:
     lock_wait_seconds: float = 10.0
 
     @classmethod
-    def from_settings(cls, settings: Settings, roots: Sequence[Path], *, reparse: bool = False) -> IndexOptions:
+    def from_settings(
+        cls, settings: Settings, roots: Sequence[Path], *, reparse: bool = False
+    ) -> IndexOptions:
         """The options every front end (index, run, ui) uses: the [index] and [db] settings."""
         ix = settings.index
         return cls(
@@ -251,6 +253,11 @@ class _Writer(threading.Thread):
                      sf.dev, sf.inode, sf.kind, now, now, self.scan_id, self.scan_id),
                 )  # fmt: skip
                 file_id = int(cur.lastrowid or 0)
+            elif row.action == "reparse":  # the file itself is unchanged: only its parse is new
+                file_id = int(row.file_id or 0)
+                conn.execute(
+                    "UPDATE files SET last_seen=?, last_scan_id=? WHERE id=?", (now, self.scan_id, file_id)
+                )
             else:
                 file_id = int(row.file_id or 0)
                 conn.execute(
@@ -535,16 +542,19 @@ def _index_folder(
     folders = tuple(parts[-3:])
     video_stems: dict[str, str] | None = None
     touched = False
+    report.seen += len(folder.files)
     for sf in folder.files:
-        report.seen += 1
         name_text = encode_path(sf.name)[0]
-        row = FileRow("new", None, sf.path, folder.path, root_id, sf, None, folders=folders)
-        hit = known.pop(name_text, None)
+        hit = known.pop(name_text, None) if known else None
         if hit is not None:
             fid, size, mtime_ns, status, pver = hit
-            row.file_id = fid
             same = size == sf.size and mtime_ns == sf.mtime_ns
             stale = reparse or pver is None or pver < PARSER_VERSION
+            if same and not stale and status == "present":  # the common case on a re-index: nothing to do
+                report.unchanged += 1
+                touched = True
+                continue
+            row = FileRow("new", fid, sf.path, folder.path, root_id, sf, None, folders=folders)
             if status != "present":
                 row.action = "restore"
                 report.restored += 1
@@ -552,14 +562,12 @@ def _index_folder(
             elif not same:
                 row.action = "changed"
                 report.changed += 1
-            elif stale:
+            else:
                 row.action = "reparse"
                 report.reparsed += 1
                 report.unchanged += 1
-            else:
-                report.unchanged += 1
-                touched = True
-                continue
+        else:
+            row = FileRow("new", None, sf.path, folder.path, root_id, sf, None, folders=folders)
         if sf.kind in ("subtitle", "audio"):  # only rows we write need their video
             if video_stems is None:
                 video_stems = {stem(f.name): f.name for f in folder.files if f.kind == "video"}

@@ -20,7 +20,7 @@ from anivault.media import kind_for
 _HIDDEN_WIN = getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 2) | getattr(stat, "FILE_ATTRIBUTE_SYSTEM", 4)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ is ~3x slower, at 200k files per run
 class ScannedFile:
     """A file as the disk shows it now (plain data: it crosses threads and processes)."""
 
@@ -58,6 +58,7 @@ class IgnoreRules:
             name_pats = [p for p in name_pats if p != ".*"]
         self._name = re.compile("|".join(fnmatch.translate(p) for p in name_pats) or "(?!)", re.IGNORECASE)
         self._path = re.compile("|".join(fnmatch.translate(p) for p in path_pats) or "(?!)", re.IGNORECASE)
+        self.has_path_patterns = bool(path_pats)
         self.include_hidden = include_hidden
 
     def skip(self, name: str, rel: str) -> bool:
@@ -91,16 +92,18 @@ def walk(
                 continue
             out = ScannedFolder(folder)
             subdirs: list[tuple[str, str]] = []
+            path_rules = ignore.has_path_patterns
             for entry in entries:
                 name = entry.name
-                sub_rel = f"{rel}/{name}" if rel else name
+                # The path below the root is built only when a pattern needs it (most ignore lists don't).
+                sub_rel = (f"{rel}/{name}" if rel else name) if path_rules else ""
                 if ignore.skip(name, sub_rel):
                     continue
                 try:
                     if entry.is_dir(follow_symlinks=follow_symlinks):
                         if not ignore.include_hidden and _hidden_on_windows(entry):
                             continue
-                        subdirs.append((entry.path, sub_rel))
+                        subdirs.append((entry.path, f"{rel}/{name}" if rel else name))
                         continue
                     kind = kind_for(name)
                     if kind is None or not entry.is_file(follow_symlinks=follow_symlinks):
