@@ -10,17 +10,16 @@ every spelling: raw, URL-encoded and base64. It must appear nowhere.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import os
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
+import tmdb_emulator  # scripts/ is on sys.path (tests/conftest.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "tests" / "fixtures" / "tmdb_catalog_small.json"
@@ -52,18 +51,9 @@ def spellings(secret: str) -> list[bytes]:
     return out
 
 
-def _emulator() -> Any:
-    spec = importlib.util.spec_from_file_location("tmdb_emulator", ROOT / "scripts" / "tmdb_emulator.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("tmdb_emulator", mod)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture
 def servers() -> Iterator[dict[str, str]]:
-    emu = _emulator()
+    emu = tmdb_emulator
     good = emu.start_emulator(CATALOG, api_key=CANARY)
     other_key = emu.start_emulator(CATALOG, api_key="some-other-key")  # answers 401 to the canary
     limited = emu.start_emulator(CATALOG, api_key=CANARY, rate_limit=1)  # 429 with Retry-After

@@ -3,39 +3,12 @@ registered on the app (including groups like `db`), whoever wrote it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
-import typer
 from conftest import RunCli
 
-from anivault.cli.app import build_app
+from anivault.cli.app import build_app, iter_commands
 
-
-def _commands(app: typer.Typer, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
-    """(command path, help text from its docstring or help=) for every command and group."""
-    for info in app.registered_commands:
-        if info.hidden:
-            continue
-        callback: Any = info.callback
-        name = info.name or callback.__name__.replace("_", "-")
-        yield (*prefix, name), (info.help or callback.__doc__ or "")
-    for group in app.registered_groups:
-        sub = group.typer_instance
-        if sub is None or group.hidden:
-            continue
-        name = group.name or sub.info.name
-        assert isinstance(name, str), f"a command group under {prefix} has no name"
-        doc = group.help or sub.info.help
-        if not isinstance(doc, str):
-            callback = group.callback or (sub.registered_callback and sub.registered_callback.callback)
-            doc = (callback.__doc__ if callback else None) or ""
-        yield (*prefix, name), doc
-        yield from _commands(sub, (*prefix, name))
-
-
-COMMANDS = sorted(_commands(build_app()))
+COMMANDS = sorted(iter_commands(build_app()))
 
 
 def test_the_app_has_the_reading_commands() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,21 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tmdb_emulator  # scripts/ is on sys.path (tests/conftest.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "tests" / "fixtures" / "tmdb_catalog_small.json"
 
 
-def _load_emulator() -> Any:
-    spec = importlib.util.spec_from_file_location("tmdb_emulator", ROOT / "scripts" / "tmdb_emulator.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("tmdb_emulator", mod)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-emu = _load_emulator()
+emu = tmdb_emulator
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:

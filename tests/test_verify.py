@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sqlite3
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import tmdb_emulator  # scripts/ is on sys.path (tests/conftest.py)
 
 from anivault import diagnostics as dx
 from anivault import secrets_store as ss
@@ -20,18 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "tests" / "fixtures" / "tmdb_catalog_small.json"
 
 
-def _emulator_module() -> Any:
-    spec = importlib.util.spec_from_file_location("tmdb_emulator", ROOT / "scripts" / "tmdb_emulator.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("tmdb_emulator", mod)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture
 def emulator() -> Iterator[Any]:
-    running = _emulator_module().start_emulator(CATALOG, api_key="test-key")
+    running = tmdb_emulator.start_emulator(CATALOG, api_key="test-key")
     yield running
     running.stop()
 

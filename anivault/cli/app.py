@@ -6,7 +6,8 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from typing import Annotated
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 import typer
 
@@ -105,6 +106,30 @@ def build_app() -> typer.Typer:
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)
     return app
+
+
+def iter_commands(app: typer.Typer, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(command path, help text) for every visible command and group, sub-apps included (for the --help
+    test and the generated CLI reference)."""
+    for info in app.registered_commands:
+        if info.hidden:
+            continue
+        callback: Any = info.callback
+        name = info.name or callback.__name__.replace("_", "-")
+        yield (*prefix, name), (info.help or callback.__doc__ or "")
+    for group in app.registered_groups:
+        sub = group.typer_instance
+        if sub is None or group.hidden:
+            continue
+        name = group.name or sub.info.name
+        if not isinstance(name, str):
+            raise TypeError(f"a command group under {prefix} has no name")
+        doc = group.help or sub.info.help
+        if not isinstance(doc, str):
+            cb = group.callback or (sub.registered_callback and sub.registered_callback.callback)
+            doc = (cb.__doc__ if cb else None) or ""
+        yield (*prefix, name), doc
+        yield from iter_commands(sub, (*prefix, name))
 
 
 def _print_error(message: str, hint: str | None) -> None:
