@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from anivault.media import VIDEO_EXTENSIONS
 from anivault.parsing import PARSER_VERSION, ParsedName, normalize_title, parse_name
 
 Case = tuple[str, tuple[str, ...], dict[str, Any]]
@@ -361,3 +362,9 @@ def test_names_that_hang_plain_anitopy_return(name: str) -> None:
     worker.start()
     worker.join(timeout=10)
     assert results, f"parsing {name!r} did not return"
+
+
+@pytest.mark.parametrize("ext", sorted(VIDEO_EXTENSIONS))
+def test_every_video_extension_the_index_keeps_is_stripped(ext: str) -> None:
+    p = parse_name(f"[SubsPlease] Sousou no Frieren - 05 (1080p).{ext}")
+    assert (p.title, p.episode, p.episode_title) == ("Sousou no Frieren", 5, None)

@@ -12,7 +12,8 @@ import os
 import re
 import unicodedata
 
-FONT_EXTENSIONS = frozenset({"ttf", "otf", "ttc", "woff", "woff2"})
+from anivault.media import FONT_EXTENSIONS, stem
+
 FONT_FOLDER = "Fonts"
 
 _TAG_RE = re.compile(
@@ -20,11 +21,6 @@ _TAG_RE = re.compile(
     r"|(?<=[._ \-])(?:[a-z]{2,3}(?:-[A-Za-z]{2,4})?|forced|sdh|cc|hi|default|signs|songs|full)(?=[._ \]]|$)",
     re.IGNORECASE,
 )
-
-
-def _stem(name: str) -> str:
-    dot = name.rfind(".")
-    return name[:dot] if dot > 0 else name
 
 
 def _ext(name: str) -> str:
@@ -45,7 +41,7 @@ def companion_name(video_src: str, companion_src: str, video_target_stem: str) -
     cname = os.path.basename(companion_src)
     if is_font(cname):
         return f"{FONT_FOLDER}/{cname}"
-    vstem = _norm(_stem(os.path.basename(video_src)))
+    vstem = _norm(stem(os.path.basename(video_src)))
     ncname = _norm(cname)
     if ncname.startswith(vstem) and len(ncname) > len(vstem) and ncname[len(vstem)] in "._ -[":
         tail = ncname[len(vstem) :]
@@ -54,7 +50,7 @@ def companion_name(video_src: str, companion_src: str, video_target_stem: str) -
         if tail.startswith("["):
             tail = "." + tail
         return video_target_stem + tail
-    cstem, cext = _stem(ncname), _ext(ncname)
+    cstem, cext = stem(ncname), _ext(ncname)
     tags = [m.group(0) for m in _TAG_RE.finditer(cstem)]
     middle = "".join("." + t for t in tags)
     return f"{video_target_stem}{middle}.{cext}" if cext else video_target_stem + middle

@@ -7,7 +7,7 @@ from typing import Any
 
 # Bump whenever parse_name's output can change for some name: the index re-parses every file whose
 # stored parser_version is older, so an unbumped change would leave stale parses behind.
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 
 KINDS = ("tv", "movie", "ova", "ona", "special")
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from anivault.media import SUBTITLE_EXTENSIONS, VIDEO_EXTENSIONS
+
 # --- character classes -------------------------------------------------------------------------
 
 # Han, kana, Hangul (and their compatibility/half-width forms): the scripts of the CJK naming styles.
@@ -25,10 +27,7 @@ _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 # --- file name envelope -------------------------------------------------------------------------
 
-VIDEO_EXTENSIONS = frozenset(
-    "3gp avi divx flv m2ts m4v mkv mov mp4 mpg mpeg ogm ogv rm rmvb ts webm wmv vob".split()
-)
-SUBTITLE_EXTENSIONS = frozenset("ass ssa srt sub idx sup vtt smi".split())
+# The indexer's lists (anivault.media): a name is parsed exactly when the index keeps its file.
 OTHER_EXTENSIONS = frozenset("mka aac flac mp3 nfo jpg png torrent 7z rar zip".split())
 _EXTENSION = re.compile(r"\.([A-Za-z0-9]{2,7})$")
 
