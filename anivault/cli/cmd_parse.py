@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import PurePath, PurePosixPath, PureWindowsPath
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from anivault.parsing import ParsedName, parse_name
+if TYPE_CHECKING:  # the parser compiles ~40 regexes on import: only `anivault parse` should pay for it
+    from anivault.parsing import ParsedName
 
 # The fields shown by the table, in order; --json shows everything ParsedName.to_dict() has.
 _TABLE_FIELDS = (
@@ -81,6 +82,8 @@ def parse(
         anivault parse "Frieren/Season 2/03.mkv" --json
         find /anime -name '*.mkv' | anivault parse - --json
     """
+    from anivault.parsing import parse_name
+
     rows: list[tuple[str, ParsedName]] = []
     for argument in _read_names(names):
         name, folders = _split_argument(argument)
