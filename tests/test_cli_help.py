@@ -32,3 +32,26 @@ def test_top_level_help_lists_every_command(run_cli: RunCli) -> None:
     for path, _ in COMMANDS:
         if len(path) == 1:
             assert path[0] in res.stdout
+
+
+def test_building_the_cli_imports_no_heavy_library() -> None:
+    """`anivault --help` stays fast: heavy modules are imported inside the commands that use them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, anivault.cli.app as a; a.build_app(); "
+        "print(sorted({m.split('.')[0] + ('.' + m.split('.')[1] if m.startswith('anivault.') else '')"
+        " for m in sys.modules}))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for heavy in (
+        "sqlalchemy",
+        "alembic",
+        "requests",
+        "rapidfuzz",
+        "tmdbv3api",
+        "anitopy",
+        "anivault.parsing",
+    ):
+        assert f"'{heavy}'" not in loaded, f"{heavy} is imported when the CLI is built"
