@@ -356,3 +356,13 @@ def test_an_unnumbered_extra_is_left_in_place_not_named_S00E(tmp_path: Path) -> 
     assert by_src[str(ncop)].status == "skip" and "no episode number" in (by_src[str(ncop)].note or "")
     assert by_src[str(ep1)].status == "todo" and by_src[str(ep1)].dst.endswith("Frieren - S01E01.mkv")
     assert not any("S00E." in m.dst for m in plan.moves)
+
+
+def test_destination_inside_an_indexed_folder_is_refused_even_with_nothing_matched(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    src = write(tmp_path / "anime" / "葬送のフリーレン" / "[G] 葬送のフリーレン 第12話.mkv")
+    assert run_cli("index", str(tmp_path / "anime")).exit_code == 0  # indexed, never matched
+    res = run_cli("organize", "--dest", str(tmp_path / "anime" / "Vault"))
+    assert res.exit_code == 2 and "inside the source folder" in res.stderr
+    assert src.exists() and not (tmp_path / "anime" / "Vault").exists()

@@ -374,12 +374,15 @@ def match_step(term: Terminal, db: Database, cfg: Settings, a: RunAnswers) -> No
 def plan_for_sources(db: Database, a: RunAnswers) -> OrganizePlan:
     """The dry-run plan for the matched videos under this run's sources (the library may hold others)."""
     from anivault.organize import service
-    from anivault.organize.source import plan_inputs
+    from anivault.organize.source import library_roots, plan_inputs
 
     roots = [s.rstrip(os.sep) + os.sep for s in a.sources]
     with db.read() as session:
         inputs = [i for i in plan_inputs(session) if any(i.path.startswith(r) for r in roots)]
-    return service.plan_from_inputs(inputs, a.dest, action=a.action, conflict=a.conflict, template=a.template)
+        indexed = library_roots(session)
+    return service.plan_from_inputs(
+        inputs, a.dest, action=a.action, conflict=a.conflict, template=a.template, library_roots=indexed
+    )
 
 
 def plan_step(term: Terminal, db: Database, cfg: Settings, a: RunAnswers) -> OrganizePlan:

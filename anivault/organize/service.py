@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -92,8 +92,10 @@ def plan_from_inputs(
     template: str | None = None,
     series_template: str = "",
     movie_template: str = "",
+    library_roots: Iterable[str] = (),
 ) -> OrganizePlan:
-    """Plan moves for matched videos (pure apart from reading the disk)."""
+    """Plan moves for matched videos (pure apart from reading the disk). ``library_roots`` are the indexed
+    folders: the destination may lie inside none of them, whether or not this plan has files from it."""
     from anivault.organize.template import DEFAULT_MOVIE_TEMPLATE, DEFAULT_SERIES_TEMPLATE, PRESETS
 
     validate_choice("action", action, ACTIONS)
@@ -104,7 +106,7 @@ def plan_from_inputs(
     series, movie = resolve_templates(
         template if template and template not in PRESETS else None, series_src, movie_src
     )
-    roots = {i.root for i in inputs if i.root}
+    roots = {i.root for i in inputs if i.root} | set(library_roots)
     real_dest = check_dest(dest, roots)
     moves = build_moves(inputs, real_dest, series, movie, action)
     check_moves(moves, conflict)
@@ -112,11 +114,12 @@ def plan_from_inputs(
 
 
 def plan_from_db(db: Database, dest: str, **kwargs: Any) -> OrganizePlan:
-    from anivault.organize.source import plan_inputs
+    from anivault.organize.source import library_roots, plan_inputs
 
     with db.read() as session:
         inputs = list(plan_inputs(session))
-    return plan_from_inputs(inputs, dest, **kwargs)
+        roots = library_roots(session)
+    return plan_from_inputs(inputs, dest, library_roots=roots, **kwargs)
 
 
 def recheck_plan(plan: OrganizePlan) -> OrganizePlan:

@@ -64,6 +64,11 @@ def title_info(session: Session, media_type: str, tmdb_id: int) -> tuple[str, st
     return str(name), orig if isinstance(orig, str) else None, year
 
 
+def library_roots(session: Session) -> list[str]:
+    """Every folder ever given to `anivault index` (a destination inside any of them is refused)."""
+    return [str(r[0]) for r in session.execute(text("SELECT path FROM roots"))]
+
+
 def plan_inputs(session: Session) -> Iterator[PlanInput]:
     """Every matched, present video with its companions, in path order."""
     titles: dict[tuple[str, int], tuple[str, str | None, int | None]] = {}
