@@ -22,8 +22,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+if TYPE_CHECKING:
+    from anivault.db.engine import Database
 
 
 def make_files(src: Path, n: int) -> list[Path]:
@@ -35,6 +39,48 @@ def make_files(src: Path, n: int) -> list[Path]:
         p.write_bytes(b"")
         paths.append(p)
     return paths
+
+
+def add_library_rows(db: Database, root: Path, paths: list[Path]) -> None:
+    """The index's rows for the files (ids 1..n, as the plan inputs say): a real run updates `files.path`
+    for every move it makes, so the benchmark must too."""
+    now = "2026-01-01 00:00:00"
+    with db.engine.begin() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        raw.execute("INSERT INTO roots (id, path, added_at) VALUES (1, ?, ?)", (str(root), now))
+        raw.executemany(
+            "INSERT INTO files (id, root_id, path, dir, name, ext, size, mtime_ns, dev, inode, kind, status,"
+            " first_seen, last_seen) VALUES (?, 1, ?, ?, ?, 'mkv', ?, ?, ?, ?, 'video', 'present', ?, ?)",
+            (
+                (
+                    i + 1,
+                    str(p),
+                    str(p.parent),
+                    p.name,
+                    st.st_size,
+                    st.st_mtime_ns,
+                    st.st_dev,
+                    st.st_ino,
+                    now,
+                    now,
+                )
+                for i, p in enumerate(paths)
+                for st in (os.lstat(p),)
+            ),
+        )
+
+
+def moved_rows(db: Database, dest: Path) -> int:
+    with db.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        prefix = str(dest) + os.sep
+        return int(
+            raw.execute(
+                "SELECT count(*) FROM files WHERE substr(path, 1, ?) = ?", (len(prefix), prefix)
+            ).fetchone()[0]
+        )
 
 
 def _time_intent() -> list[float]:
@@ -77,7 +123,7 @@ def main() -> int:
         paths = make_files(src, n)
         inputs = [
             PlanInput(
-                None, str(p), Fingerprint.of(os.lstat(p)), f"Show {i // 1000}", 1000 + i // 1000, "tv", "mkv",
+                i + 1, str(p), Fingerprint.of(os.lstat(p)), f"Show {i // 1000}", 1000 + i // 1000, "tv", "mkv",
                 year=2020, season=1 + (i % 1000) // 100, episode=i % 1000 + 1,
             )
             for i, p in enumerate(paths)
@@ -117,6 +163,7 @@ def main() -> int:
 
         db = open_db(work / "library.db")
         try:
+            add_library_rows(db, src, paths)
             intent = _time_intent()
             c = time.process_time()
             t = time.perf_counter()
@@ -125,6 +172,7 @@ def main() -> int:
             c_apply = time.process_time() - c  # includes the writer thread
             i_apply = intent.pop()
             assert summary.status == "done", summary
+            assert moved_rows(db, dest) == n, "files.path must follow every move"
             c = time.process_time()
             t = time.perf_counter()
             back = service.rollback(db, summary.op_id)
@@ -132,6 +180,7 @@ def main() -> int:
             c_back = time.process_time() - c
             i_back = intent.pop()
             assert not isinstance(back, list) and back.status == "done", back
+            assert moved_rows(db, dest) == 0, "files.path must follow every move back"
         finally:
             db.close()
         assert not dest.exists()
