@@ -63,6 +63,5 @@ class OperationItem(Base):
 
     __table_args__ = (
         Index("uq_operation_items_op_id_seq", "op_id", "seq", unique=True),
-        Index("ix_operation_items_op_id_state", "op_id", "state"),
         Index("ix_operation_items_file_id", "file_id"),
     )
