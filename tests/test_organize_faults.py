@@ -9,8 +9,9 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from crash_organize import cross_device_dir, episode_input, ledger_rows, write
@@ -121,6 +122,17 @@ def test_disk_full_mid_copy_keeps_source_and_leaves_no_truncated_target(tmp_path
     assert not [f for f in out["left"] if ".anivault-" in f]  # type: ignore[union-attr]
 
 
+def hand_over_to_general_path(monkeypatch: pytest.MonkeyPatch, when: Callable[[str], bool]) -> None:
+    """The lean move hands these sources to the general path untouched, as it does with any rename error:
+    a fault injected into the general path's rename then meets them there."""
+    lean = execute.fast_move
+
+    def fast(src: str, dst: str, *args: Any) -> bool:
+        return False if when(src) else lean(src, dst, *args)
+
+    monkeypatch.setattr(execute, "fast_move", fast)
+
+
 def test_injected_enospc_stops_the_run_and_reports_what_finished(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -138,6 +150,7 @@ def test_injected_enospc_stops_the_run_and_reports_what_finished(
         return real(src, dst)
 
     monkeypatch.setattr(execute, "move_same_device", full_on_third)
+    hand_over_to_general_path(monkeypatch, lambda src: True)
     res = service.apply_plan(db, plan)
     assert res.status == "failed" and "destination full" in (res.stopped or "")
     assert res.counts == {"done": 5, "failed": 1, "aborted": 1}  # 3 mkdirs + 2 files, then stop
@@ -231,6 +244,7 @@ def test_file_in_use_is_retried_then_reported(
         return real(src, dst)
 
     monkeypatch.setattr(execute, "move_same_device", sharing_violation)
+    hand_over_to_general_path(monkeypatch, lambda src: src == str(locked))
     monkeypatch.setattr(execute, "RETRY_DELAYS", (0.0, 0.0, 0.0))
     plan = service.plan_from_inputs(
         [episode_input(locked, 1), episode_input(other, 2)], str(tmp_path / "vault")

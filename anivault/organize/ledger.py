@@ -147,18 +147,27 @@ def items_from_steps(op_id: int, steps: Sequence[Step]) -> Iterator[LedgerItem]:
 class Ledger:
     """One connection to the ledger with synchronous=FULL for as long as it is open."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, check_foreign_keys: bool = True) -> None:
+        """``check_foreign_keys=False`` is for the executor's batch writer only: its commits set no foreign
+        key but `files.root_id`, which it reads from `roots` itself, and with enforcement on SQLite spent
+        about 22 of the 29 µs each moved file's `files` update cost (scripts/bench_organize.py, 20k files).
+        """
         self.db = db
         self._raw = db.engine.raw_connection()
         self.conn = cast(sqlite3.Connection, self._raw.dbapi_connection)
         # FULL: an intent must survive power loss before the action it announces (G3). The connection's
-        # default NORMAL is restored on close so the pool does not hand FULL to unrelated writers.
+        # defaults are restored on close so the pool does not hand FULL (or unchecked keys) to other users.
         self.conn.execute("PRAGMA synchronous=FULL")
+        self._check_fk = check_foreign_keys
+        if not check_foreign_keys:
+            self.conn.execute("PRAGMA foreign_keys=OFF")
         self._roots: list[tuple[int, str]] | None = None
 
     def close(self) -> None:
         try:
             self.conn.execute("PRAGMA synchronous=NORMAL")
+            if not self._check_fk:
+                self.conn.execute("PRAGMA foreign_keys=ON")
         finally:
             self._raw.close()
 
@@ -228,60 +237,110 @@ class Ledger:
             )
         return op_id
 
-    def record(self, results: Sequence[ItemResult]) -> None:
-        """Commit a batch of outcomes; moved files' `files.path` follows in the same transaction."""
-        if not results:
+    # The inverse of a run, newest item first: a move goes back, a copy, hardlink or symlink is removed, a
+    # folder the run created (not one that "existed") is removed. A target is expected to be exactly what
+    # the run left there: its size and mtime, and the device and inode recorded when it was placed.
+    _INVERSE = (
+        "SELECT row_number() OVER (ORDER BY seq DESC) AS seq,"
+        " CASE WHEN action = 'move' THEN file_id END AS file_id,"
+        " CASE action WHEN 'mkdir' THEN 'rmdir' WHEN 'move' THEN 'move' ELSE 'unlink' END AS action,"
+        " CASE action WHEN 'mkdir' THEN NULL WHEN 'move' THEN dst ELSE src END AS src,"
+        " CASE action WHEN 'mkdir' THEN NULL WHEN 'move' THEN dst_raw ELSE src_raw END AS src_raw,"
+        " CASE action WHEN 'move' THEN src ELSE dst END AS dst,"
+        " CASE action WHEN 'move' THEN src_raw ELSE dst_raw END AS dst_raw,"
+        " CASE WHEN action IN ('mkdir', 'symlink') THEN NULL ELSE size END AS size,"
+        " CASE WHEN action IN ('mkdir', 'symlink') THEN NULL ELSE mtime_ns END AS mtime_ns,"
+        " CASE WHEN action IN ('mkdir', 'symlink') THEN NULL ELSE COALESCE(NULLIF(dst_dev, 0), dev) END AS dev,"
+        " CASE WHEN action IN ('mkdir', 'symlink') THEN NULL ELSE COALESCE(NULLIF(dst_inode, 0), inode) END"
+        " AS inode,"
+        " id AS undo_of"
+        " FROM operation_items WHERE op_id = :of AND state = 'done'"
+        " AND NOT (action = 'mkdir' AND note IS 'existed')"
+    )
+
+    def inverse_steps(self, op_id: int) -> list[Step]:
+        """What rolling back run ``op_id`` would do (for --dry-run): the rows create_rollback writes."""
+        rows = self.conn.execute(
+            "SELECT seq, file_id, action, src, src_raw, dst, dst_raw, size, mtime_ns, dev, inode, undo_of"
+            f" FROM ({self._INVERSE}) ORDER BY seq",
+            {"of": op_id},
+        )
+        return [
+            Step(
+                r[0], r[2], decode_path(r[3], r[4]) if r[3] is not None else None, decode_path(r[5], r[6]),
+                Fingerprint(r[7], r[8], r[9], r[10]) if r[7] is not None else None, r[1],
+                "dir" if r[2] == "rmdir" else "file", r[11],
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    def create_rollback(self, op_id: int) -> int | None:
+        """Write the rollback of run ``op_id`` with all its items `pending`, durably, in one transaction,
+        straight from the run's own rows (nothing passes through Python per item). None: nothing to undo."""
+        with self.tx() as c:
+            cur = c.execute(
+                "INSERT INTO operations (kind, status, dest, args, undo_of, total, created_at)"
+                " VALUES ('rollback', 'running', NULL, ?, ?, 0, ?)",
+                (json.dumps({"of": op_id}, sort_keys=True), op_id, now()),
+            )
+            new_id = int(cast(int, cur.lastrowid))
+            cur = c.execute(
+                "INSERT INTO operation_items (op_id, seq, file_id, action, src, src_raw, dst, dst_raw, size,"
+                " mtime_ns, dev, inode, undo_of, state) SELECT :new, seq, file_id, action, src, src_raw, dst,"
+                f" dst_raw, size, mtime_ns, dev, inode, undo_of, 'pending' FROM ({self._INVERSE})",
+                {"of": op_id, "new": new_id},
+            )
+            if cur.rowcount <= 0:
+                c.execute("DELETE FROM operations WHERE id=?", (new_id,))
+                return None
+            c.execute("UPDATE operations SET total=? WHERE id=?", (cur.rowcount, new_id))
+        return new_id
+
+    def record(self, results: Sequence[ItemResult], plain: Sequence[tuple[int, int, int]] = ()) -> None:
+        """Commit a batch of outcomes; moved files' `files.path` follows in the same transaction.
+
+        ``plain`` are (op_id, first seq, last seq) runs of items the caller already knows were done exactly
+        as planned (the executor's lean moves), so no per-item object reaches this function for them. The
+        per-file work (`files` rows, the items a rollback undid) is done by set-based statements over the
+        batch's seq range, inside SQLite: the batch writer thread then holds Python's lock only between
+        statements, and the executor's file operations run undisturbed beside it.
+        """
+        if not results and not plain:
             return
         stamp = now()
         item_rows = []
-        plain_ranges: list[list[Any]] = []  # [stamp, op_id, first seq, last seq]
-        file_rows = []
-        undone: list[list[Any]] = []  # [stamp, lowest id, highest id]
+        plain_ranges: list[list[Any]] = [[stamp, op, lo, hi] for op, lo, hi in plain]
+        spans: dict[int, list[int]] = {}  # op_id -> [lowest seq, highest seq] of the batch
+        for op, lo, hi in plain:
+            span = spans.setdefault(op, [lo, hi])
+            span[0], span[1] = min(span[0], lo), max(span[1], hi)
         prev_plain = False
         for r in results:
             st = r.dst_st
             fp = r.item.fp
+            seq, op = r.item.seq, r.item.op_id
+            span = spans.setdefault(op, [seq, seq])
+            span[0], span[1] = min(span[0], seq), max(span[1], seq)
             # Most outcomes are "done, as planned" (a rename keeps the inode the plan recorded): those are
             # marked with one range UPDATE per run of them instead of one UPDATE per item.
-            plain = (
+            is_plain = (
                 r.state == "done" and r.note is None and r.dst is None and r.action is None and r.hash is None
                 and (st is None or (fp is not None and st.st_ino == fp.inode and st.st_dev == fp.dev))
             )  # fmt: skip
-            if plain:
-                if prev_plain:
-                    plain_ranges[-1][3] = r.item.seq
+            if is_plain:
+                if prev_plain and plain_ranges[-1][1] == op:
+                    plain_ranges[-1][3] = seq
                 else:
-                    plain_ranges.append([stamp, r.item.op_id, r.item.seq, r.item.seq])
-            prev_plain = plain
-            dst_text, dst_raw = encode_path(r.dst) if r.dst is not None else (None, None)
-            if not plain:
+                    plain_ranges.append([stamp, op, seq, seq])
+            prev_plain = is_plain
+            if not is_plain:
+                dst_text, dst_raw = encode_path(r.dst) if r.dst is not None else (None, None)
                 item_rows.append(
-                (
-                    r.state, r.note, st.st_dev if st else None, st.st_ino if st else None, r.hash,
-                    dst_text, dst_text is not None, dst_raw, r.action, stamp, r.item.op_id, r.item.seq,
+                    (
+                        r.state, r.note, st.st_dev if st else None, st.st_ino if st else None, r.hash,
+                        dst_text, dst_text is not None, dst_raw, r.action, stamp, op, seq,
                     )
                 )  # fmt: skip
-            if r.state == "done" and r.item.file_id is not None and (r.action or r.item.action) == "move":
-                final = r.dst if r.dst is not None else r.item.dst
-                text, raw = encode_path(final)
-                file_rows.append(
-                    (
-                        text,
-                        raw,
-                        os.path.dirname(text),
-                        os.path.basename(text),
-                        self.root_id_for(text),
-                        r.item.file_id,
-                    )
-                )
-            if r.state == "done" and r.item.undo_of is not None:
-                # Rollback walks the original newest first, so its undo_of ids usually descend one by one:
-                # one range UPDATE covers a run of them (only ids that are part of the run, never a gap).
-                uid = r.item.undo_of
-                if undone and undone[-1][1] == uid + 1:
-                    undone[-1][1] = uid
-                else:
-                    undone.append([stamp, uid, uid])
         with self.tx() as c:
             if plain_ranges:
                 # `state='pending'` guards items a resumed run finished earlier inside the same seq range.
@@ -297,36 +356,95 @@ class Ledger:
                 " finished_at=? WHERE op_id=? AND seq=?",
                 item_rows,
             )
-            if undone:
-                c.executemany(
-                    "UPDATE operation_items SET state='undone', finished_at=? WHERE id BETWEEN ? AND ?",
-                    undone,
+            for op, (lo, hi) in spans.items():
+                # The originals a rollback's done items reversed (re-marking one a resumed run already
+                # marked changes nothing).
+                c.execute(
+                    "UPDATE operation_items SET state='undone', finished_at=? WHERE id IN ("
+                    " SELECT undo_of FROM operation_items WHERE op_id=? AND seq BETWEEN ? AND ?"
+                    " AND state='done' AND undo_of IS NOT NULL)",
+                    (stamp, op, lo, hi),
                 )
-            if file_rows:
-                try:
-                    c.execute("SAVEPOINT paths")
-                    c.executemany(
-                        "UPDATE files SET path=?, path_raw=?, dir=?, name=?, root_id=?, status='present' WHERE id=?",
-                        file_rows,
-                    )
-                    c.execute("RELEASE paths")
-                except sqlite3.IntegrityError:
-                    c.execute("ROLLBACK TO paths")
-                    c.execute("RELEASE paths")
-                    self._update_paths_slow(c, file_rows)
+                self._follow_moves(c, op, lo, hi)
 
-    @staticmethod
-    def _update_paths_slow(c: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-        # A stale row (a file that is gone from disk) still holds the new path: it keeps its history under a
-        # marked path, and the moved file takes the real one.
-        for text, raw, folder, name, root_id, fid in rows:
-            c.execute(
-                "UPDATE files SET path = path || ' (gone #' || id || ')' WHERE path=? AND id<>?", (text, fid)
+    # `files.dir`/`files.name` of a ledger path, in SQL: os.path.dirname and basename of the normalised
+    # absolute paths the ledger holds (tests/test_ledger_sql.py checks them against posixpath and ntpath).
+    # rtrim(p, <every character of p but the separator>) leaves "<folder><sep>"; trying the characters of
+    # the last 64 first keeps that cheap, and stopping at a separator proves that set was enough.
+    _FOLDER_SEP = (
+        "(SELECT CASE WHEN substr(d1, -1) = :sep THEN d1 ELSE rtrim({p}, replace({p}, :sep, '')) END"
+        " FROM (SELECT rtrim({p}, replace(substr({p}, -64), :sep, '')) AS d1))"
+    )
+    # "<folder><sep>" -> the folder, except where the separator is part of a root: "/", "C:\\",
+    # "\\\\server\\share\\".
+    _DIRNAME = (
+        "(CASE WHEN rtrim({d}, :sep) = '' OR substr(rtrim({d}, :sep), -1) = ':'"
+        " OR (:sep = '\\' AND substr({d}, 1, 2) = '\\\\'"
+        " AND length(rtrim({d}, :sep)) - length(replace(rtrim({d}, :sep), :sep, '')) = 3)"
+        " THEN {d} ELSE rtrim({d}, :sep) END)"
+    )
+
+    @classmethod
+    def sql_split(cls, rows: str, path: str = "dst") -> str:
+        """A FROM-clause source: the rows of subquery ``rows`` with `dir` and `name` of column ``path``
+        added (the folder computed once per row). The statement needs a `:sep` parameter."""
+        folder = cls._FOLDER_SEP.format(p=f"x.{path}")
+        return (
+            f"(SELECT y.*, {cls._DIRNAME.format(d='y.folder_sep')} AS dir,"
+            f" substr(y.{path}, length(y.folder_sep) + 1) AS name"
+            # LIMIT -1 keeps SQLite from flattening the subquery, which would compute the folder 5 times.
+            f" FROM (SELECT x.*, {folder} AS folder_sep FROM ({rows}) AS x LIMIT -1) AS y)"
+        )
+
+    def _follow_moves(self, c: sqlite3.Connection, op_id: int, lo: int, hi: int) -> None:
+        """`files` rows of the files this batch moved take their new path (the last move of each wins)."""
+        params = {"op": op_id, "lo": lo, "hi": hi, "sep": os.sep}
+        done_moves = "{m}state='done' AND {m}action='move' AND {m}seq BETWEEN :lo AND :hi"
+        root_of = (
+            "(SELECT r.id FROM roots r WHERE m.dst = rtrim(r.path, :sep)"
+            " OR substr(m.dst, 1, length(rtrim(r.path, :sep)) + 1) = rtrim(r.path, :sep) || :sep"
+            " ORDER BY length(rtrim(r.path, :sep)) DESC LIMIT 1)"
+        )
+        try:
+            c.execute("SAVEPOINT paths")
+            # Per file, its own items through ix_operation_items_file_id (the unary + keeps the planner off
+            # the (op_id, seq) index, which would scan the whole batch once per file).
+            last_move = (
+                "SELECT dst, dst_raw FROM operation_items WHERE file_id = files.id AND +op_id = :op"
+                f" AND {done_moves.format(m='+')} ORDER BY seq DESC LIMIT 1"
             )
             c.execute(
-                "UPDATE files SET path=?, path_raw=?, dir=?, name=?, root_id=?, status='present' WHERE id=?",
-                (text, raw, folder, name, root_id, fid),
+                "UPDATE files SET (path, path_raw, dir, name, root_id, status) = ("
+                f" SELECT m.dst, m.dst_raw, m.dir, m.name, {root_of}, 'present' FROM {self.sql_split(last_move)} AS m)"
+                f" WHERE id IN (SELECT file_id FROM operation_items WHERE op_id = :op AND {done_moves.format(m='')})",
+                params,
             )
+            c.execute("RELEASE paths")
+        except sqlite3.IntegrityError:
+            # Two of the batch's files traded names (a swap), or a stale row (a file gone from disk) still
+            # holds a new path: one file at a time in the order they moved, a stale row keeping its history
+            # under a marked path.
+            c.execute("ROLLBACK TO paths")
+            c.execute("RELEASE paths")
+            moves = (
+                "SELECT file_id, dst, dst_raw, max(seq) AS last FROM operation_items WHERE op_id = :op"
+                f" AND file_id IS NOT NULL AND {done_moves.format(m='')} GROUP BY file_id"
+            )
+            rows = c.execute(
+                f"SELECT m.file_id, m.dst, m.dst_raw, m.dir, m.name FROM {self.sql_split(moves)} AS m"
+                " ORDER BY m.last",
+                params,
+            ).fetchall()
+            for fid, text, raw, folder, name in rows:
+                c.execute(
+                    "UPDATE files SET path = path || ' (gone #' || id || ')' WHERE path=? AND id<>?",
+                    (text, fid),
+                )
+                c.execute(
+                    "UPDATE files SET path=?, path_raw=?, dir=?, name=?, root_id=?, status='present'"
+                    " WHERE id=?",
+                    (text, raw, folder, name, self.root_id_for(text), fid),
+                )
 
     def set_status(self, op_id: int, status: str, error: str | None = None, *, finished: bool = True) -> None:
         with self.tx() as c:

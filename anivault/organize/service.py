@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from anivault.errors import AniVaultError, UsageError
-from anivault.organize.execute import RunOptions, RunSummary, finish, run_operation
-from anivault.organize.fileops import Fingerprint, crashpoint
+from anivault.organize.execute import RunOptions, RunSummary, collector_paused, finish, run_operation
+from anivault.organize.fileops import crashpoint
 from anivault.organize.ledger import Ledger, items_from_steps
 from anivault.organize.plan import (
     ACTIONS,
@@ -178,14 +178,18 @@ def apply_plan(
             recheck_plan(plan)
         if preflight and plan.todo:
             _preflight(plan)
-        steps = expand_steps(plan.moves, secrets.token_hex(4))
+        with collector_paused():
+            steps = expand_steps(plan.moves, secrets.token_hex(4))
         if not steps:
             return RunSummary(0, "organize", "nothing to do", {})
         probe = plan.dest if os.path.isdir(plan.dest) else os.path.dirname(plan.dest)
         while not os.path.isdir(probe):
             probe = os.path.dirname(probe)
         args = {"action": plan.action, "conflict": plan.conflict, "template": plan.template, "verify": verify}
-        op_id = ledger.create_operation("organize", plan.dest, args, steps, dest_dev=os.stat(probe).st_dev)
+        with collector_paused():
+            op_id = ledger.create_operation(
+                "organize", plan.dest, args, steps, dest_dev=os.stat(probe).st_dev
+            )
         crashpoint("after_intent_commit")
         fresh = items_from_steps(op_id, steps)
         return run_operation(ledger, op_id, RunOptions(verify, plan.conflict), progress, fresh)
@@ -213,28 +217,6 @@ def resume(db: Database, op_id: int | None = None, progress: Progress | None = N
         )
 
 
-def rollback_steps(ledger: Ledger, op_id: int) -> list[Step]:
-    """The inverse of every done item of run ``op_id``, newest first."""
-    steps: list[Step] = []
-    for it in ledger.items(op_id, ["done"], reverse=True):
-        seq = len(steps) + 1
-        if it.action == "mkdir":
-            if it.note != "existed":
-                steps.append(Step(seq, "rmdir", None, it.dst, None, None, "dir", it.id))
-            continue
-        fp = it.fp
-        assert fp is not None and it.src is not None
-        if it.action == "move":
-            placed = Fingerprint(fp.size, fp.mtime_ns, it.dst_dev or fp.dev, it.dst_inode or fp.inode)
-            steps.append(Step(seq, "move", it.dst, it.src, placed, it.file_id, "file", it.id))
-        elif it.action == "symlink":
-            steps.append(Step(seq, "unlink", it.src, it.dst, None, None, "file", it.id))
-        else:  # copy or hardlink: remove our copy / link if it is still what we made
-            placed = Fingerprint(fp.size, fp.mtime_ns, it.dst_dev or fp.dev, it.dst_inode or fp.inode)
-            steps.append(Step(seq, "unlink", it.src, it.dst, placed, None, "file", it.id))
-    return steps
-
-
 def rollback(
     db: Database, op_id: int, *, dry_run: bool = False, progress: Progress | None = None
 ) -> RunSummary | list[Step]:
@@ -254,15 +236,14 @@ def rollback(
                 ]
             ledger.reopen(previous.id)
             return run_operation(ledger, previous.id, RunOptions(), progress)
-        steps = rollback_steps(ledger, op_id)
         if dry_run:
-            return steps
-        if not steps:
+            return ledger.inverse_steps(op_id)
+        new_id = ledger.create_rollback(op_id)
+        if new_id is None:
             if previous is not None:
                 return finish(ledger, previous.id)
             raise UsageError(
                 f"run {op_id} has nothing to undo", hint="see `anivault log show " + str(op_id) + "`"
             )
-        new_id = ledger.create_operation("rollback", None, {"of": op_id}, steps, undo_of=op_id)
         crashpoint("after_intent_commit")
-        return run_operation(ledger, new_id, RunOptions(), progress, items_from_steps(new_id, steps))
+        return run_operation(ledger, new_id, RunOptions(), progress)

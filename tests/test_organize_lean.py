@@ -1,0 +1,251 @@
+"""The executor's lean path (one renameat2 between open folder handles) and the set-based batch commits:
+the library's `files` rows follow every move there and back, a swap or a stale row still lands right, the
+SQL that splits a path agrees with os.path, and the handles stay bounded and confined."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import ntpath
+import os
+import posixpath
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from crash_organize import episode_input, files_under, ledger_rows, write
+from hypothesis import given
+from hypothesis import strategies as st
+
+from anivault.db.engine import Database, open_db
+from anivault.organize import execute, fileops, service
+from anivault.organize.fileops import FolderHandles
+from anivault.organize.ledger import Ledger
+from anivault.organize.plan import PlanInput
+
+lean_only = pytest.mark.skipif(not fileops.FAST_MOVES, reason="the lean path needs renameat2 (Linux)")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    d = open_db(tmp_path / "library.db")
+    yield d
+    d.close()
+
+
+def index_rows(db: Database, root: Path, paths: list[Path], *, status: str = "present") -> list[int]:
+    """The `files` rows `anivault index` would have written for these files (ids returned in order)."""
+    conn = sqlite3.connect(db.path)
+    try:
+        conn.execute("INSERT OR IGNORE INTO roots (path, added_at) VALUES (?, '2026-01-01')", (str(root),))
+        root_id = conn.execute("SELECT id FROM roots WHERE path=?", (str(root),)).fetchone()[0]
+        ids = []
+        for p in paths:
+            st_ = os.lstat(p) if p.exists() else None
+            cur = conn.execute(
+                "INSERT INTO files (root_id, path, dir, name, ext, size, mtime_ns, dev, inode, kind, status,"
+                " first_seen, last_seen) VALUES (?, ?, ?, ?, 'mkv', ?, ?, ?, ?, 'video', ?, '2026-01-01',"
+                " '2026-01-01')",
+                (root_id, str(p), str(p.parent), p.name, st_.st_size if st_ else 0, st_.st_mtime_ns if st_ else 0,
+                 st_.st_dev if st_ else 0, st_.st_ino if st_ else 0, status),
+            )  # fmt: skip
+            ids.append(int(cur.lastrowid or 0))
+        conn.commit()
+        return ids
+    finally:
+        conn.close()
+
+
+def file_rows(db: Database) -> dict[int, tuple[object, ...]]:
+    rows = ledger_rows(db.path, "SELECT id, path, dir, name, root_id, status FROM files")
+    return {int(str(r[0])): r[1:] for r in rows}
+
+
+def indexed(path: Path, episode: int, file_id: int) -> PlanInput:
+    return dataclasses.replace(episode_input(path, episode), file_id=file_id)
+
+
+@lean_only
+def test_lean_moves_keep_the_library_rows_true_there_and_back(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "src"
+    paths = [write(src / f"d{n % 3}" / f"[Grp] Frieren - {n:02d}.mkv", f"ep {n}") for n in range(1, 13)]
+    ids = index_rows(db, src, paths)
+    before_rows, before_tree = file_rows(db), files_under(src)
+    content = {str(p): p.read_text() for p in paths}
+
+    def general_path_used(*_a: object) -> str:
+        raise AssertionError("a plain same-device move must take the lean path")
+
+    monkeypatch.setattr(execute, "move_same_device", general_path_used)
+    plan = service.plan_from_inputs(
+        [indexed(p, n, i) for n, (p, i) in enumerate(zip(paths, ids, strict=True), 1)], str(tmp_path / "vault")
+    )
+    res = service.apply_plan(db, plan)
+    assert res.status == "done" and not any(p.exists() for p in paths)
+    rows = file_rows(db)
+    for m in plan.todo:
+        path, folder, name, root_id, status = rows[m.file_id or 0]
+        assert (path, folder, name) == (m.dst, os.path.dirname(m.dst), os.path.basename(m.dst))
+        assert root_id is None and status == "present"  # the vault is not an indexed folder
+        assert Path(m.dst).read_text() == content[m.src]
+    states = ledger_rows(db.path, "SELECT DISTINCT state FROM operation_items WHERE op_id=?", res.op_id)
+    assert states == [("done",)]
+
+    back = service.rollback(db, res.op_id)
+    assert not isinstance(back, list) and back.status == "done"
+    assert file_rows(db) == before_rows and files_under(src) == before_tree
+    assert ledger_rows(db.path, "SELECT DISTINCT state FROM operation_items WHERE op_id=?", res.op_id) == [
+        ("undone",)
+    ]
+
+
+def test_swapped_indexed_files_and_a_stale_row_land_on_the_right_rows(db: Database, tmp_path: Path) -> None:
+    season = tmp_path / "vault" / "Frieren (2023) [tmdbid-209867]" / "Season 01"
+    e1, e2 = (write(season / f"Frieren - S01E0{n}.mkv", f"episode {n}") for n in (1, 2))
+    gone = season / "Frieren - S01E03.mkv"  # indexed once, deleted since: its row still holds the name
+    id1, id2, id_gone = index_rows(db, season, [e1, e2, gone])
+    conn = sqlite3.connect(db.path)
+    conn.execute("UPDATE files SET status='missing' WHERE id=?", (id_gone,))
+    conn.commit()
+    conn.close()
+    e4 = write(season / "Frieren - S01E04.mkv", "episode 3")  # misnumbered: it is episode 3
+    (id4,) = index_rows(db, season, [e4])
+    inputs = [indexed(e1, 2, id1), indexed(e2, 1, id2), indexed(e4, 3, id4)]
+    res = service.apply_plan(db, service.plan_from_inputs(inputs, str(tmp_path / "vault")))
+    assert res.status == "done", res
+    rows = file_rows(db)
+    assert rows[id1][0] == str(e2) and rows[id2][0] == str(e1) and rows[id4][0] == str(gone)
+    assert rows[id_gone][0] == f"{gone} (gone #{id_gone})"  # keeps its history, gives up the name
+    assert (rows[id1][1], rows[id1][2]) == (str(season), e2.name)
+    assert e1.read_text() == "episode 2" and gone.read_text() == "episode 3"
+
+
+def test_rollback_dry_run_lists_exactly_what_the_rollback_writes(db: Database, tmp_path: Path) -> None:
+    srcs = [write(tmp_path / "src" / f"ep{n}.mkv", f"{n}") for n in range(1, 4)]
+    plan = service.plan_from_inputs(
+        [episode_input(p, n) for n, p in enumerate(srcs, 1)], str(tmp_path / "vault"), action="hardlink"
+    )
+    res = service.apply_plan(db, plan)
+    steps = service.rollback(db, res.op_id, dry_run=True)
+    assert isinstance(steps, list) and [s.action for s in steps] == ["unlink"] * 3 + ["rmdir"] * 3
+    back = service.rollback(db, res.op_id)
+    assert not isinstance(back, list) and back.status == "done"
+    written = ledger_rows(
+        db.path,
+        "SELECT seq, action, src, dst, size, undo_of FROM operation_items WHERE op_id=? ORDER BY seq",
+        back.op_id,
+    )
+    assert written == [
+        (s.seq, s.action, s.src, s.dst, s.fp.size if s.fp else None, s.undo_of) for s in steps
+    ]
+    assert all(p.exists() for p in srcs) and not (tmp_path / "vault").exists()
+
+
+def test_rolling_back_twice_writes_no_second_rollback_run(db: Database, tmp_path: Path) -> None:
+    a = write(tmp_path / "src" / "ep1.mkv")
+    res = service.apply_plan(db, service.plan_from_inputs([episode_input(a, 1)], str(tmp_path / "vault")))
+    first = service.rollback(db, res.op_id)
+    runs = ledger_rows(db.path, "SELECT id, kind, total FROM operations")
+    again = service.rollback(db, res.op_id)
+    assert not isinstance(again, list) and not isinstance(first, list) and again.op_id == first.op_id
+    assert ledger_rows(db.path, "SELECT id, kind, total FROM operations") == runs
+    assert runs[-1][1:] == ("rollback", 4)  # the file and its three folders
+
+
+_name = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\:"), min_size=1, max_size=120
+)
+
+
+def split_in_sql(path: str, sep: str) -> tuple[str, str]:
+    conn = sqlite3.connect(":memory:")
+    try:
+        row = conn.execute(
+            f"SELECT dir, name FROM {Ledger.sql_split('SELECT :path AS dst')}", {"path": path, "sep": sep}
+        ).fetchone()
+        return str(row[0]), str(row[1])
+    finally:
+        conn.close()
+
+
+@given(parts=st.lists(_name, min_size=1, max_size=6))
+def test_sql_split_matches_posixpath(parts: list[str]) -> None:
+    path = "/" + "/".join(parts)
+    assert split_in_sql(path, "/") == (posixpath.dirname(path), posixpath.basename(path))
+
+
+@given(
+    parts=st.lists(_name, min_size=1, max_size=6),
+    anchor=st.sampled_from(["C:\\", "\\\\server\\share\\"]),
+)
+def test_sql_split_matches_ntpath(parts: list[str], anchor: str) -> None:
+    path = anchor + "\\".join(parts)
+    assert split_in_sql(path, "\\") == (ntpath.dirname(path), ntpath.basename(path))
+
+
+def test_sql_split_long_names_use_the_full_character_set() -> None:
+    # A name longer than 64 characters whose first character appears nowhere in its last 64.
+    name = "Z" + "a" * 100 + ".mkv"
+    assert split_in_sql(f"/lib/Show/{name}", "/") == ("/lib/Show", name)
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors through /proc")
+def test_folder_handles_stay_bounded_and_closed(tmp_path: Path) -> None:
+    folders = [tmp_path / f"f{n}" for n in range(5)]
+    for f in folders:
+        f.mkdir()
+    start = open_fds()
+    handles = FolderHandles(limit=2)
+    for f in folders:
+        handles.get(str(f))
+        assert open_fds() - start <= 2
+    fd, dev = handles.get(str(folders[-1]))
+    assert dev == os.stat(folders[-1]).st_dev and os.path.samestat(os.fstat(fd), os.stat(folders[-1]))
+    handles.close()
+    assert open_fds() == start
+
+
+def test_folder_handles_refuse_a_symlink_and_what_confine_refuses(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    start = open_fds() if os.path.isdir("/proc/self/fd") else 0
+
+    def refuse(folder: str) -> None:
+        raise OSError(errno.EPERM, "outside the library", folder)
+
+    with pytest.raises(OSError):
+        FolderHandles().get(str(link))  # O_NOFOLLOW
+    with pytest.raises(OSError, match="outside the library"):
+        FolderHandles(confine=refuse).get(str(real))
+    if start:
+        assert open_fds() == start  # the refused handle was closed
+
+
+@lean_only
+def test_a_symlinked_target_folder_is_never_written_through(db: Database, tmp_path: Path) -> None:
+    src = write(tmp_path / "src" / "ep1.mkv")
+    plan = service.plan_from_inputs([episode_input(src, 1)], str(tmp_path / "vault"))
+    season = Path(plan.todo[0].dst).parent
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    season.parent.mkdir(parents=True)
+    season.symlink_to(outside, target_is_directory=True)  # planted after planning
+    res = service.apply_plan(db, plan, recheck=False)
+    assert res.status != "done" and src.exists() and list(outside.iterdir()) == []
+
+
+def test_the_batch_writer_hands_back_a_connection_that_checks_keys(db: Database) -> None:
+    with Ledger(db, check_foreign_keys=False) as ledger:
+        assert ledger.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 0
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL again
