@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -88,16 +88,17 @@ def _time_intent() -> list[float]:
     from anivault.organize.ledger import Ledger
 
     spent: list[float] = []
-    original = Ledger.create_operation
+    for name in ("create_operation", "create_rollback"):
+        original = getattr(Ledger, name)
 
-    def timed(self: Ledger, *args: object, **kwargs: object) -> int:
-        t = time.perf_counter()
-        try:
-            return original(self, *args, **kwargs)  # type: ignore[arg-type]
-        finally:
-            spent.append(time.perf_counter() - t)
+        def timed(self: Ledger, *args: object, _original: Any = original, **kwargs: object) -> Any:
+            t = time.perf_counter()
+            try:
+                return _original(self, *args, **kwargs)
+            finally:
+                spent.append(time.perf_counter() - t)
 
-    Ledger.create_operation = timed  # type: ignore[method-assign]
+        setattr(Ledger, name, timed)
     return spent
 
 
