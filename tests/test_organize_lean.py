@@ -81,7 +81,8 @@ def test_lean_moves_keep_the_library_rows_true_there_and_back(
 
     monkeypatch.setattr(execute, "move_same_device", general_path_used)
     plan = service.plan_from_inputs(
-        [indexed(p, n, i) for n, (p, i) in enumerate(zip(paths, ids, strict=True), 1)], str(tmp_path / "vault")
+        [indexed(p, n, i) for n, (p, i) in enumerate(zip(paths, ids, strict=True), 1)],
+        str(tmp_path / "vault"),
     )
     res = service.apply_plan(db, plan)
     assert res.status == "done" and not any(p.exists() for p in paths)
@@ -138,9 +139,7 @@ def test_rollback_dry_run_lists_exactly_what_the_rollback_writes(db: Database, t
         "SELECT seq, action, src, dst, size, undo_of FROM operation_items WHERE op_id=? ORDER BY seq",
         back.op_id,
     )
-    assert written == [
-        (s.seq, s.action, s.src, s.dst, s.fp.size if s.fp else None, s.undo_of) for s in steps
-    ]
+    assert written == [(s.seq, s.action, s.src, s.dst, s.fp.size if s.fp else None, s.undo_of) for s in steps]
     assert all(p.exists() for p in srcs) and not (tmp_path / "vault").exists()
 
 
