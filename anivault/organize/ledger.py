@@ -368,15 +368,15 @@ class Ledger:
                 self._follow_moves(c, op, lo, hi)
 
     # `files.dir`/`files.name` of a ledger path, in SQL: os.path.dirname and basename of the normalised
-    # absolute paths the ledger holds (tests/test_ledger_sql.py checks them against posixpath and ntpath).
+    # absolute paths the ledger holds (tests/test_organize_lean.py checks them against posixpath and ntpath).
     # rtrim(p, <every character of p but the separator>) leaves "<folder><sep>"; trying the characters of
     # the last 64 first keeps that cheap, and stopping at a separator proves that set was enough.
     _FOLDER_SEP = (
         "(SELECT CASE WHEN substr(d1, -1) = :sep THEN d1 ELSE rtrim({p}, replace({p}, :sep, '')) END"
         " FROM (SELECT rtrim({p}, replace(substr({p}, -64), :sep, '')) AS d1))"
     )
-    # "<folder><sep>" -> the folder, except where the separator is part of a root: "/", "C:\\",
-    # "\\\\server\\share\\".
+    # "<folder><sep>" -> the folder, except where the separator belongs to a root: "/", a drive ("C:" plus
+    # the separator) or a UNC share (two separators, server, separator, share, separator).
     _DIRNAME = (
         "(CASE WHEN rtrim({d}, :sep) = '' OR substr(rtrim({d}, :sep), -1) = ':'"
         " OR (:sep = '\\' AND substr({d}, 1, 2) = '\\\\'"
