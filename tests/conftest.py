@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -117,3 +118,12 @@ def make_files(root: Path, names: list[str], *, size: int = 0) -> list[Path]:
         p.write_bytes(b"\0" * size)
         out.append(p)
     return out
+
+
+def closed_port_url() -> str:
+    """A TMDB base URL on 127.0.0.1 where nothing listens (a port just bound and released)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}/3"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SMALL_CATALOG, RunCli, make_files
+from conftest import SMALL_CATALOG, RunCli, closed_port_url, make_files
 from sqlalchemy import text
 from tmdb_emulator import start_emulator
 
@@ -157,14 +156,6 @@ def test_review_search_again_and_skip(emulator: Any, tmp_path: Path, run_cli: Ru
     assert res.exit_code == 0, res.stderr
     assert rows(run_cli)["[A] Fruits Basket - 01.mkv"]["tmdb_id"] == 1730  # "Furuba" is the 2001 show's alias
     assert run_cli("review", input="").exit_code == 0  # EOF is a quiet quit
-
-
-def closed_port_url() -> str:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return f"http://127.0.0.1:{port}/3"
 
 
 def test_tmdb_down_defers_then_the_next_run_resumes(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import closed_port_url
 from tmdb_emulator import start_emulator
 
 from anivault.tmdb.client import ApiKey, TmdbHttpClient
@@ -425,14 +426,6 @@ def test_the_key_never_appears_in_logs_errors_or_reprs(
         assert all("api_key" not in p["path"] and canary not in p["path"] for p in seen)
     for text in texts:
         assert canary not in text
-
-
-def closed_port_url() -> str:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return f"http://127.0.0.1:{port}/3"
 
 
 def test_a_gzip_bomb_is_capped_after_decompression(serve: Any) -> None:
