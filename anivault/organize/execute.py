@@ -104,13 +104,30 @@ class _Context:
 class Batch:
     """One batch of outcomes: runs of items done exactly as planned, and every other outcome in full."""
 
-    __slots__ = ("folders", "plain", "results", "size")
+    __slots__ = ("_hi", "_lo", "folders", "op_id", "plain", "results", "size")
 
-    def __init__(self) -> None:
+    def __init__(self, op_id: int) -> None:
+        self.op_id = op_id
         self.plain: list[tuple[int, int, int]] = []  # (op_id, first seq, last seq)
         self.results: list[ItemResult] = []
         self.size = 0
         self.folders: set[str] = set()  # whose entries changed: made durable before the commit
+        self._lo = self._hi = -1  # the current run of lean moves, not yet in `plain`
+
+    def add_lean(self, seq: int) -> None:
+        """A lean move, done exactly as planned: it only extends the current run of seqs."""
+        if self._hi < 0:
+            self._lo = seq
+        self._hi = seq
+
+    def add(self, result: ItemResult) -> None:
+        self.end_run()
+        self.results.append(result)
+
+    def end_run(self) -> None:
+        if self._hi >= 0:
+            self.plain.append((self.op_id, self._lo, self._hi))
+            self._hi = -1
 
 
 class BatchWriter:
@@ -195,7 +212,7 @@ def _run_operation(
     assert op is not None
     root = op.dest
     ctx = _Context(ledger, op_id, op.kind, root, options)
-    batch = Batch()
+    batch = Batch(op_id)
     ctx.dirs = batch.folders
     last_flush = time.monotonic()
     stopped: str | None = None
@@ -203,13 +220,13 @@ def _run_operation(
 
     def flush() -> None:
         nonlocal batch, last_flush
+        batch.end_run()
         writer.put(batch)
-        batch = Batch()
+        batch = Batch(op_id)
         ctx.dirs = batch.folders
         last_flush = time.monotonic()
 
     sources, targets = ctx.sources, ctx.targets
-    run_lo = run_hi = -1  # the current run of lean moves (seqs), not yet in batch.plain
     try:
         for item in items if items is not None else ledger.items(op_id, ["pending"]):
             src, fp = item.src, item.fp
@@ -220,37 +237,24 @@ def _run_operation(
                 and fp is not None
                 and fast_move(src, item.dst, fp, sources, targets, batch.folders)
             ):
-                # Most items of a run: a lean move, done exactly as planned (inode, size, mtime kept): it
-                # only extends a run of seqs, and the commit marks the whole run in one statement.
-                if run_hi < 0:
-                    run_lo = item.seq
-                run_hi = item.seq
+                # Most items of a run: a lean move, done exactly as planned (inode, size, mtime kept): the
+                # commit marks a whole run of them in one statement.
+                batch.add_lean(item.seq)
             else:
-                if run_hi >= 0:
-                    batch.plain.append((op_id, run_lo, run_hi))
-                    run_hi = -1
                 try:
                     result = execute_item(item, ctx)
                 except StopRun as stop:
                     stopped = str(stop)
-                    batch.results.append(ItemResult(item, "failed", stopped))
+                    batch.add(ItemResult(item, "failed", stopped))
                     break
-                batch.results.append(result)
+                batch.add(result)
             batch.size += 1
             if progress is not None:
                 progress(1)
             if batch.size >= BATCH or time.monotonic() - last_flush > BATCH_SECONDS:
-                if run_hi >= 0:
-                    batch.plain.append((op_id, run_lo, run_hi))
-                    run_hi = -1
                 flush()
-        if run_hi >= 0:
-            batch.plain.append((op_id, run_lo, run_hi))
-            run_hi = -1
         flush()
     except KeyboardInterrupt:
-        if run_hi >= 0:
-            batch.plain.append((op_id, run_lo, run_hi))
         flush()
         writer.close()
         ledger.mark_pending(op_id, "aborted", "not attempted: interrupted")
@@ -261,8 +265,6 @@ def _run_operation(
         ) from None
     except BaseException:
         # Commit what finished; the rest stays pending for recovery to resolve against the disk.
-        if run_hi >= 0:
-            batch.plain.append((op_id, run_lo, run_hi))
         flush()
         writer.close()
         raise

@@ -197,16 +197,15 @@ class Ledger:
         args: dict[str, Any],
         steps: Sequence[Step],
         *,
-        undo_of: int | None = None,
-        copy_devs: frozenset[int] = frozenset(),
         dest_dev: int | None = None,
     ) -> int:
-        """Write the run and all its items `pending`, durably, in one transaction. Returns the op id."""
+        """Write the run and all its items `pending`, durably, in one transaction. Returns the op id.
+        (A rollback's run is written by create_rollback, from the ledger's own rows.)"""
         with self.tx() as c:
             cur = c.execute(
-                "INSERT INTO operations (kind, status, dest, args, undo_of, total, created_at)"
-                " VALUES (?, 'running', ?, ?, ?, ?, ?)",
-                (kind, dest, json.dumps(args, sort_keys=True), undo_of, len(steps), now()),
+                "INSERT INTO operations (kind, status, dest, args, total, created_at)"
+                " VALUES (?, 'running', ?, ?, ?, ?)",
+                (kind, dest, json.dumps(args, sort_keys=True), len(steps), now()),
             )
             op_id = int(cast(int, cur.lastrowid))
             rows = []
