@@ -12,6 +12,8 @@ import os
 
 def encode_path(path: str) -> tuple[str, bytes | None]:
     """(readable text, raw bytes or None) for a path as the OS gave it to us."""
+    if path.isascii():  # most paths, and a flag test in CPython: no encoding needed to know
+        return path, None
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:

@@ -119,6 +119,14 @@ def nfc_key(path: str) -> str:
     return unicodedata.normalize("NFC", path).casefold()
 
 
+def same_key(a: str, b: str) -> bool:
+    """nfc_key(a) == nfc_key(b), without normalizing when both are ASCII (NFC leaves ASCII alone and
+    casefold is lower there): most paths, checked once per move of a plan."""
+    if a.isascii() and b.isascii():
+        return len(a) == len(b) and a.lower() == b.lower()
+    return nfc_key(a) == nfc_key(b)
+
+
 class _DirProbe:
     """Cached listings of existing folders, so a planned `Re-Zero` reuses an existing `RE-ZERO` (or an NFD
     spelling) instead of creating a second folder that collides on case-insensitive filesystems."""
@@ -285,15 +293,23 @@ def expand_steps(moves: Sequence[Move], token: str) -> list[Step]:
     todo = [m for m in moves if m.status == "todo"]
     steps: list[Step] = []
     made: set[str] = set()
+    sep = os.sep
     for m in todo:
-        _mkdirs(os.path.dirname(m.dst), made, steps)
+        # Most targets share a folder already seen: the text before the last separator is then that
+        # folder (dirname only differs at a root, which is never in `made` under the shorter spelling).
+        if m.dst.rpartition(sep)[0] not in made:
+            _mkdirs(os.path.dirname(m.dst), made, steps)
     by_src = {m.src: m for m in todo if m.action == "move"}
     # A move whose target is another move's source must wait for that one (chains), cycles need a temp.
     order: list[Move] = []
     state: dict[int, int] = {}  # id(move) -> 1 visiting, 2 done
     temp_first: list[tuple[Move, str]] = []
     for m in todo:
-        _visit(m, by_src, state, order, temp_first, token)
+        if m.action == "move" and (m.occupied or m.dst in by_src or same_key(m.src, m.dst)):
+            _visit(m, by_src, state, order, temp_first, token)
+        elif state.get(id(m)) != 2:  # nothing to wait for (unless it already ran as another's blocker)
+            state[id(m)] = 2
+            order.append(m)
     # Parked moves first leave their name, then the ordered moves run, then the parked ones land.
     for m, tmp in temp_first:
         steps.append(Step(len(steps) + 1, "move", m.src, tmp, m.fp, m.file_id, m.kind))
@@ -316,7 +332,7 @@ def _visit(
         return
     state[id(m)] = 1
     blocker = by_src.get(m.dst) if m.action == "move" else None
-    if blocker is None and m.action == "move" and nfc_key(m.src) == nfc_key(m.dst):
+    if blocker is None and m.action == "move" and same_key(m.src, m.dst):
         blocker = m  # case-only rename: on a case-insensitive filesystem the target "exists"
     if blocker is None and m.action == "move" and m.occupied:
         st = lstat_or_none(m.dst)
