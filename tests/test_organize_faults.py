@@ -304,6 +304,7 @@ def test_link_fallback_source_kept_becomes_a_hardlink_that_rolls_back(
 ) -> None:
     """Without renameat2 a move is link + unlink; a source that cannot be unlinked stays, recorded."""
     monkeypatch.setattr(fileops, "_renameat2", None)
+    monkeypatch.setattr(fileops, "_renameat2_lean", None)
     src = write(tmp_path / "src" / "ep1.mkv", b"v")
     real_unlink = os.unlink
 
