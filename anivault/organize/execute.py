@@ -15,7 +15,7 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -33,8 +33,8 @@ from anivault.organize.fileops import (
     move_same_device,
     sync_folders,
 )
-from anivault.organize.ledger import ItemResult, Ledger, LedgerItem
-from anivault.organize.plan import numbered
+from anivault.organize.ledger import ItemResult, Ledger, LedgerItem, item_of_step
+from anivault.organize.plan import Step, numbered
 
 # A batch ends with one syncfs per filesystem (a journal commit that stalls concurrent renames) and one
 # ledger commit; 5,000 items or 2 s keeps that under a few percent of a run's time (scripts/bench_organize.py).
@@ -194,11 +194,12 @@ def run_operation(
     op_id: int,
     options: RunOptions,
     progress: Callable[[int], None] | None = None,
-    items: Iterable[LedgerItem] | None = None,
+    steps: Sequence[Step] | None = None,
 ) -> RunSummary:
-    """Execute every pending item of run ``op_id`` (or the given fresh ``items``); Ctrl-C stops cleanly."""
+    """Execute every pending item of run ``op_id`` (or, for a run just written, its ``steps``: the items
+    are exactly those, and are not read back); Ctrl-C stops cleanly."""
     with collector_paused():
-        return _run_operation(ledger, op_id, options, progress, items)
+        return _run_operation(ledger, op_id, options, progress, steps)
 
 
 def _run_operation(
@@ -206,9 +207,9 @@ def _run_operation(
     op_id: int,
     options: RunOptions,
     progress: Callable[[int], None] | None,
-    items: Iterable[LedgerItem] | None,
+    steps: Sequence[Step] | None,
 ) -> RunSummary:
-    op = ledger.operation(op_id)
+    op = ledger.operation(op_id, counts=False)
     assert op is not None
     root = op.dest
     ctx = _Context(ledger, op_id, op.kind, root, options)
@@ -227,8 +228,9 @@ def _run_operation(
         last_flush = time.monotonic()
 
     sources, targets = ctx.sources, ctx.targets
+    todo = steps if steps is not None else ledger.pending_steps(op_id)
     try:
-        for item in items if items is not None else ledger.items(op_id, ["pending"]):
+        for item in todo:
             src, fp = item.src, item.fp
             if (
                 FAST_MOVES
@@ -241,11 +243,12 @@ def _run_operation(
                 # commit marks a whole run of them in one statement.
                 batch.add_lean(item.seq)
             else:
+                full = item_of_step(op_id, item)
                 try:
-                    result = execute_item(item, ctx)
+                    result = execute_item(full, ctx)
                 except StopRun as stop:
                     stopped = str(stop)
-                    batch.add(ItemResult(item, "failed", stopped))
+                    batch.add(ItemResult(full, "failed", stopped))
                     break
                 batch.add(result)
             batch.size += 1
@@ -279,9 +282,9 @@ def _run_operation(
 
 def finish(ledger: Ledger, op_id: int, stopped: str | None = None) -> RunSummary:
     """Derive and store the run's status from its items' states."""
-    op = ledger.operation(op_id)
+    op = ledger.operation(op_id, counts=False)
     assert op is not None
-    counts = op.counts
+    counts = ledger.counts(op_id)
     if counts.get("pending"):
         status = "running"
     elif stopped is not None:
@@ -295,13 +298,12 @@ def finish(ledger: Ledger, op_id: int, stopped: str | None = None) -> RunSummary
     ledger.set_status(op_id, status, stopped)
     if op.kind == "rollback" and op.undo_of is not None and status in ("done", "partial"):
         ledger.set_status(op.undo_of, "rolled_back" if status == "done" else "partial_rolled_back")
+    bad = [state for state in ("failed", "conflict", "skipped", "aborted") if counts.get(state)]
     problems = [
         (it.src or "", it.dst, it.note or it.state)
-        for it, _ in zip(
-            ledger.items(op_id, ["failed", "conflict", "skipped", "aborted"]), range(50), strict=False
-        )
+        for it, _ in zip(ledger.items(op_id, bad) if bad else (), range(50), strict=False)
     ]
-    return RunSummary(op_id, op.kind, status, ledger.operation(op_id).counts, problems, stopped)  # type: ignore[union-attr]
+    return RunSummary(op_id, op.kind, status, counts, problems, stopped)
 
 
 def _describe(exc: OSError, path: str, need: int | None = None) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from anivault.errors import AniVaultError, UsageError
 from anivault.organize.execute import RunOptions, RunSummary, collector_paused, finish, run_operation
 from anivault.organize.fileops import crashpoint
-from anivault.organize.ledger import Ledger, items_from_steps
+from anivault.organize.ledger import Ledger
 from anivault.organize.plan import (
     ACTIONS,
     CONFLICTS,
@@ -191,8 +191,7 @@ def apply_plan(
                 "organize", plan.dest, args, steps, dest_dev=os.stat(probe).st_dev
             )
         crashpoint("after_intent_commit")
-        fresh = items_from_steps(op_id, steps)
-        return run_operation(ledger, op_id, RunOptions(verify, plan.conflict), progress, fresh)
+        return run_operation(ledger, op_id, RunOptions(verify, plan.conflict), progress, steps)
 
 
 def resume(db: Database, op_id: int | None = None, progress: Progress | None = None) -> RunSummary:
@@ -222,7 +221,7 @@ def rollback(
 ) -> RunSummary | list[Step]:
     """Undo run ``op_id`` (a resumable run of its own). With dry_run, return the steps it would take."""
     with writing(db, "rollback") as ledger:
-        op = ledger.operation(op_id)
+        op = ledger.operation(op_id, counts=False)
         if op is None:
             raise UsageError(f"there is no run {op_id}", hint="see `anivault log`")
         if op.kind != "organize":
