@@ -9,9 +9,11 @@ import errno
 import ntpath
 import os
 import posixpath
+import signal
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from crash_organize import episode_input, files_under, ledger_rows, write
@@ -19,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from anivault.db.engine import Database, open_db
+from anivault.errors import Interrupted
 from anivault.organize import execute, fileops, service
 from anivault.organize.fileops import FolderHandles
 from anivault.organize.ledger import Ledger
@@ -248,3 +251,75 @@ def test_the_batch_writer_hands_back_a_connection_that_checks_keys(db: Database)
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL again
+
+
+def ctrl_c_after_rename(monkeypatch: pytest.MonkeyPatch, at: int, presses: int) -> None:
+    """Press Ctrl-C ``presses`` times right after the ``at``-th lean rename, before the executor records it:
+    the moment a KeyboardInterrupt used to leave a moved file marked "not attempted"."""
+    lean = execute.fast_move
+    done = [0]
+
+    def fast(*args: Any) -> bool:
+        moved = lean(*args)
+        done[0] += moved
+        if moved and done[0] == at:
+            for _ in range(presses):
+                os.kill(os.getpid(), signal.SIGINT)
+        return moved
+
+    monkeypatch.setattr(execute, "fast_move", fast)
+
+
+def disk_agrees_with_ledger(db: Database, op_id: int) -> dict[str, int]:
+    """Every done move's file is at its target, every other one still at its source."""
+    states: dict[str, int] = {}
+    for src, dst, state in ledger_rows(
+        db.path, "SELECT src, dst, state FROM operation_items WHERE op_id=? AND action='move'", op_id
+    ):
+        states[str(state)] = states.get(str(state), 0) + 1
+        here, there = Path(str(src)).exists(), Path(str(dst)).exists()
+        assert (here, there) == ((False, True) if state == "done" else (True, False)), (src, state)
+    return states
+
+
+@lean_only
+def test_ctrl_c_stops_after_the_move_in_hand_and_records_it(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srcs = [write(tmp_path / "src" / f"ep{n}.mkv", f"episode {n}") for n in range(1, 9)]
+    plan = service.plan_from_inputs([episode_input(p, n) for n, p in enumerate(srcs, 1)], str(tmp_path / "v"))
+    ctrl_c_after_rename(monkeypatch, at=3, presses=1)
+    with pytest.raises(Interrupted) as exc:
+        service.apply_plan(db, plan)
+    monkeypatch.undo()
+    assert "--resume" in (exc.value.hint or "")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back after the run
+    op_id = int(str(ledger_rows(db.path, "SELECT max(id) FROM operations")[0][0]))
+    assert disk_agrees_with_ledger(db, op_id) == {"done": 3, "aborted": 5}
+    assert service.resume(db).status == "done"
+    assert disk_agrees_with_ledger(db, op_id) == {"done": 8}
+
+
+@lean_only
+def test_a_second_ctrl_c_stops_at_once_and_recovery_settles_the_move_in_hand(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srcs = [write(tmp_path / "src" / f"ep{n}.mkv", f"episode {n}") for n in range(1, 9)]
+    before = files_under(tmp_path / "src")
+    plan = service.plan_from_inputs([episode_input(p, n) for n, p in enumerate(srcs, 1)], str(tmp_path / "v"))
+    ctrl_c_after_rename(monkeypatch, at=3, presses=2)
+    with pytest.raises(Interrupted) as exc:
+        service.apply_plan(db, plan)
+    monkeypatch.undo()
+    assert "recover" in (exc.value.hint or "")
+    op_id = int(str(ledger_rows(db.path, "SELECT max(id) FROM operations")[0][0]))
+    # The third file moved but its record did not happen: it is still pending, and so is the run.
+    assert ledger_rows(db.path, "SELECT status FROM operations WHERE id=?", op_id) == [("running",)]
+    report = service.recover_interrupted(db)
+    assert report.runs
+    states = disk_agrees_with_ledger(db, op_id)
+    assert states.get("done") == 3 and "pending" not in states
+    service.resume(db)
+    assert disk_agrees_with_ledger(db, op_id) == {"done": 8}
+    service.rollback(db, op_id)
+    assert files_under(tmp_path / "src") == before

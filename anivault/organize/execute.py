@@ -13,11 +13,13 @@ import gc
 import os
 import queue
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from anivault.errors import Interrupted
 from anivault.organize.fileops import (
@@ -175,6 +177,37 @@ class BatchWriter:
             raise self._error
 
 
+class CtrlC:
+    """Ctrl-C during a run. The first one asks the run to stop after the item in hand, so every file
+    operation that happened is recorded: a KeyboardInterrupt raised between a rename and its record
+    would leave a moved file marked "not attempted". A second one stops at once, as a crash would, and
+    recovery settles the item in hand against the disk. (Only the main thread can take signals; elsewhere
+    Ctrl-C keeps Python's behaviour.)"""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.forced = False
+        self._installed = False
+        self._old: Any = None
+
+    def __enter__(self) -> CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def _handle(self, _signum: int, _frame: object) -> None:
+        if self.requested:
+            self.forced = True
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._old if self._old is not None else signal.default_int_handler)
+
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Pause Python's cycle collector for a run. A run makes tens of thousands of small objects and no
@@ -198,8 +231,8 @@ def run_operation(
 ) -> RunSummary:
     """Execute every pending item of run ``op_id`` (or, for a run just written, its ``steps``: the items
     are exactly those, and are not read back); Ctrl-C stops cleanly."""
-    with collector_paused():
-        return _run_operation(ledger, op_id, options, progress, steps)
+    with collector_paused(), CtrlC() as ctrl_c:
+        return _run_operation(ledger, op_id, options, progress, steps, ctrl_c)
 
 
 def _run_operation(
@@ -208,6 +241,7 @@ def _run_operation(
     options: RunOptions,
     progress: Callable[[int], None] | None,
     steps: Sequence[Step] | None,
+    ctrl_c: CtrlC,
 ) -> RunSummary:
     op = ledger.operation(op_id, counts=False)
     assert op is not None
@@ -254,12 +288,21 @@ def _run_operation(
             batch.size += 1
             if progress is not None:
                 progress(1)
+            if ctrl_c.requested:  # the item in hand is recorded: stop here
+                raise KeyboardInterrupt
             if batch.size >= BATCH or time.monotonic() - last_flush > BATCH_SECONDS:
                 flush()
         flush()
     except KeyboardInterrupt:
         flush()
         writer.close()
+        if ctrl_c.forced:
+            # Stopped at once: an item may have happened without its record. The run stays `running`, and
+            # recovery (first thing any writing command does) resolves its pending items against the disk.
+            raise Interrupted(
+                f"run {op_id} stopped at once; finished items are recorded, the one in hand is checked next",
+                hint="run `anivault recover` (any organize or rollback also does it first)",
+            ) from None
         ledger.mark_pending(op_id, "aborted", "not attempted: interrupted")
         ledger.set_status(op_id, "interrupted", "interrupted by the user")
         hint = "anivault organize --resume" if op.kind == "organize" else f"anivault rollback {op.undo_of}"
