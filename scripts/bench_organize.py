@@ -18,6 +18,7 @@ import contextlib
 import os
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -106,10 +107,75 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _bare_round(pairs: list[tuple[str, str]], dest: Path) -> dict[str, float]:
+    """The baseline: the same moves with a bare os.rename loop, then back."""
+    made: set[str] = set()
+    c = time.process_time()
+    t = time.perf_counter()
+    for s, d in pairs:
+        folder = os.path.dirname(d)
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        os.rename(s, d)
+    out = {"apply": time.perf_counter() - t, "c_apply": time.process_time() - c}
+    c = time.process_time()
+    t = time.perf_counter()
+    for s, d in reversed(pairs):
+        os.rename(d, s)
+    # rollback also removes the folders the run created (deepest first): so does the baseline
+    for folder in sorted(made | {str(dest)}, key=len, reverse=True):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+    for folder in sorted({os.path.dirname(f) for f in made}, key=len, reverse=True):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+    out.update(back=time.perf_counter() - t, c_back=time.process_time() - c)
+    shutil.rmtree(dest, ignore_errors=True)
+    return out
+
+
+def _anivault_round(db: Database, plan: Any, dest: Path, n: int, intent: list[float]) -> dict[str, float]:
+    """Apply the plan through the ledger and roll it back, checking the library rows follow."""
+    from anivault.organize import service
+
+    c = time.process_time()
+    t = time.perf_counter()
+    summary = service.apply_plan(db, plan, recheck=False)
+    out = {"apply": time.perf_counter() - t, "c_apply": time.process_time() - c}  # CPU includes the writer
+    out["i_apply"] = intent.pop()
+    assert summary.status == "done", summary
+    assert moved_rows(db, dest) == n, "files.path must follow every move"
+    c = time.process_time()
+    t = time.perf_counter()
+    back = service.rollback(db, summary.op_id)
+    out.update(back=time.perf_counter() - t, c_back=time.process_time() - c, i_back=intent.pop())
+    assert not isinstance(back, list) and back.status == "done", back
+    assert moved_rows(db, dest) == 0, "files.path must follow every move back"
+    return out
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _median_round(runs: list[tuple[dict[str, float], dict[str, float]]]) -> int:
+    """The round whose apply ratio is the median one (its absolute times are printed)."""
+    order = sorted(range(len(runs)), key=lambda i: runs[i][1]["apply"] / runs[i][0]["apply"])
+    return order[len(order) // 2]
+
+
+def _listing(values: list[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=100_000, help="number of files (default 100000)")
     ap.add_argument("--dir", default=None, help="work folder (default: a temp folder)")
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="rounds of (bare loop, AniVault); the median ratio is printed"
+    )
     opts = ap.parse_args()
     n = opts.n
 
@@ -135,70 +201,41 @@ def main() -> int:
         pairs = [(m.src, m.dst) for m in plan.todo]
         assert len(pairs) == n
 
-        # Baseline: the same moves with a bare os.rename loop, then back.
-        made: set[str] = set()
-        c = time.process_time()
-        t = time.perf_counter()
-        for s, d in pairs:
-            folder = os.path.dirname(d)
-            if folder not in made:
-                os.makedirs(folder, exist_ok=True)
-                made.add(folder)
-            os.rename(s, d)
-        t_base_apply = time.perf_counter() - t
-        c_base_apply = time.process_time() - c
-        c = time.process_time()
-        t = time.perf_counter()
-        for s, d in reversed(pairs):
-            os.rename(d, s)
-        # rollback also removes the folders the run created (deepest first): so does the baseline
-        for folder in sorted(made | {str(dest)}, key=len, reverse=True):
-            with contextlib.suppress(OSError):
-                os.rmdir(folder)
-        for folder in sorted({os.path.dirname(f) for f in made}, key=len, reverse=True):
-            with contextlib.suppress(OSError):
-                os.rmdir(folder)
-        t_base_back = time.perf_counter() - t
-        c_base_back = time.process_time() - c
-        shutil.rmtree(dest, ignore_errors=True)
-
         db = open_db(work / "library.db")
         try:
             add_library_rows(db, src, paths)
             intent = _time_intent()
-            c = time.process_time()
-            t = time.perf_counter()
-            summary = service.apply_plan(db, plan, recheck=False)
-            t_apply = time.perf_counter() - t
-            c_apply = time.process_time() - c  # includes the writer thread
-            i_apply = intent.pop()
-            assert summary.status == "done", summary
-            assert moved_rows(db, dest) == n, "files.path must follow every move"
-            c = time.process_time()
-            t = time.perf_counter()
-            back = service.rollback(db, summary.op_id)
-            t_back = time.perf_counter() - t
-            c_back = time.process_time() - c
-            i_back = intent.pop()
-            assert not isinstance(back, list) and back.status == "done", back
-            assert moved_rows(db, dest) == 0, "files.path must follow every move back"
+            runs = []
+            for _ in range(opts.repeat):
+                # Each round times the bare loop and AniVault back to back on the same tree, so both see
+                # the same machine; the ratios are per round and the median is the figure.
+                base = _bare_round(pairs, dest)
+                ours = _anivault_round(db, plan, dest, n, intent)
+                runs.append((base, ours))
         finally:
             db.close()
         assert not dest.exists()
+        apply_ratios = sorted(o["apply"] / b["apply"] for b, o in runs)
+        back_ratios = sorted(o["back"] / b["back"] for b, o in runs)
+        mid = _median_round(runs)
+        base, ours = runs[mid]
         print(f"files                 {n:,}")
         print(f"plan (not timed)      {t_plan:.2f}s")
-        print(f"os.rename apply       {t_base_apply:.2f}s")
         print(
-            f"organize --apply      {t_apply:.2f}s   ratio {t_apply / t_base_apply:.2f}x"
-            f"   (CPU {c_apply:.2f}s vs {c_base_apply:.2f}s = {c_apply / c_base_apply:.2f}x;"
-            f" intent transaction {i_apply:.2f}s)"
+            f"rounds                {opts.repeat} (each: bare loop, then AniVault; figures from the median round)"
         )
-        print(f"os.rename back        {t_base_back:.2f}s")
+        print(f"os.rename apply       {base['apply']:.2f}s")
         print(
-            f"rollback              {t_back:.2f}s   ratio {t_back / t_base_back:.2f}x"
-            f"   (CPU {c_back:.2f}s vs {c_base_back:.2f}s = {c_back / c_base_back:.2f}x;"
-            f" intent transaction {i_back:.2f}s)"
+            f"organize --apply      {ours['apply']:.2f}s   (CPU {ours['c_apply']:.2f}s vs {base['c_apply']:.2f}s;"
+            f" intent transaction {ours['i_apply']:.2f}s)"
         )
+        print(f"os.rename back        {base['back']:.2f}s")
+        print(
+            f"rollback              {ours['back']:.2f}s   (CPU {ours['c_back']:.2f}s vs {base['c_back']:.2f}s;"
+            f" intent transaction {ours['i_back']:.2f}s)"
+        )
+        print(f"apply ratio           {_median(apply_ratios):.2f}x   (rounds: {_listing(apply_ratios)})")
+        print(f"rollback ratio        {_median(back_ratios):.2f}x   (rounds: {_listing(back_ratios)})")
         print(f"load average          {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"peak RSS              {rss_mb():.0f} MB")
     finally:
