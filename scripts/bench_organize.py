@@ -9,6 +9,9 @@ folders it made (rollback removes the empty folders its run created). "apply" ti
 the durable intent transaction with every item, the fingerprint check and no-clobber rename per file, the
 batched done-commits with `files.path` updates and folder fsyncs. "rollback" times building the inverse
 run, its intent transaction and carrying it out. Peak RSS is the process's high-water mark.
+
+The machine is shared and noisy, so the two are timed in rounds, back to back on the same tree; each
+round's ratio is printed and the median round is the figure (--repeat, default 3).
 """
 
 from __future__ import annotations
