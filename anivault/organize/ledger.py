@@ -260,8 +260,11 @@ class Ledger:
     # The inverse of a run, newest item first: a move goes back, a copy, hardlink or symlink is removed, a
     # folder the run created (not one that "existed") is removed. A target is expected to be exactly what
     # the run left there: its size and mtime, and the device and inode recorded when it was placed.
+    # Item k of the rollback undoes item (last seq + 1 - k) of the run: the order reversed without numbering
+    # the rows afresh (row_number() sorted all of them, a third of the rollback's intent at 100k items), at
+    # the price of gaps where the run has items with nothing to undo.
     _INVERSE = (
-        "SELECT row_number() OVER (ORDER BY seq DESC) AS seq,"
+        "SELECT (SELECT max(seq) + 1 FROM operation_items WHERE op_id = :of) - seq AS seq,"
         " CASE WHEN action = 'move' THEN file_id END AS file_id,"
         " CASE action WHEN 'mkdir' THEN 'rmdir' WHEN 'move' THEN 'move' ELSE 'unlink' END AS action,"
         " CASE action WHEN 'mkdir' THEN NULL WHEN 'move' THEN dst ELSE src END AS src,"
@@ -275,7 +278,7 @@ class Ledger:
         " AS inode,"
         " id AS undo_of"
         " FROM operation_items WHERE op_id = :of AND state = 'done'"
-        " AND NOT (action = 'mkdir' AND note IS 'existed')"
+        " AND NOT (action = 'mkdir' AND note IS 'existed') ORDER BY operation_items.seq DESC"
     )
 
     def inverse_steps(self, op_id: int) -> list[Step]:
