@@ -237,8 +237,12 @@ def main() -> int:
             f"rollback              {ours['back']:.2f}s   (CPU {ours['c_back']:.2f}s vs {base['c_back']:.2f}s;"
             f" intent transaction {ours['i_back']:.2f}s)"
         )
-        print(f"apply ratio           {_median(apply_ratios):.2f}x   (rounds in order: {_listing(apply_ratios)})")
-        print(f"rollback ratio        {_median(back_ratios):.2f}x   (rounds in order: {_listing(back_ratios)})")
+        print(
+            f"apply ratio           {_median(apply_ratios):.2f}x   (rounds in order: {_listing(apply_ratios)})"
+        )
+        print(
+            f"rollback ratio        {_median(back_ratios):.2f}x   (rounds in order: {_listing(back_ratios)})"
+        )
         print(f"load average          {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"peak RSS              {rss_mb():.0f} MB")
     finally:
