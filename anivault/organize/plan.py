@@ -305,11 +305,7 @@ def expand_steps(moves: Sequence[Move], token: str) -> list[Step]:
     state: dict[int, int] = {}  # id(move) -> 1 visiting, 2 done
     temp_first: list[tuple[Move, str]] = []
     for m in todo:
-        if m.action == "move" and (m.occupied or m.dst in by_src or same_key(m.src, m.dst)):
-            _visit(m, by_src, state, order, temp_first, token)
-        elif state.get(id(m)) != 2:  # nothing to wait for (unless it already ran as another's blocker)
-            state[id(m)] = 2
-            order.append(m)
+        _visit(m, by_src, state, order, temp_first, token)
     # Parked moves first leave their name, then the ordered moves run, then the parked ones land.
     for m, tmp in temp_first:
         steps.append(Step(len(steps) + 1, "move", m.src, tmp, m.fp, m.file_id, m.kind))
@@ -330,17 +326,9 @@ def _visit(
 ) -> None:
     if state.get(id(m)) == 2:
         return
-    state[id(m)] = 1
-    blocker = by_src.get(m.dst) if m.action == "move" else None
-    if blocker is None and m.action == "move" and same_key(m.src, m.dst):
-        blocker = m  # case-only rename: on a case-insensitive filesystem the target "exists"
-    if blocker is None and m.action == "move" and m.occupied:
-        st = lstat_or_none(m.dst)
-        if st is not None:
-            blocker = next(
-                (b for b in by_src.values() if (b.fp.dev, b.fp.inode) == (st.st_dev, st.st_ino)), None
-            )
+    blocker = _blocker(m, by_src)
     if blocker is not None:
+        state[id(m)] = 1
         if blocker is m or state.get(id(blocker)) == 1:
             # A cycle (or a case-only rename): park this one under a temp name first.
             folder = os.path.dirname(m.src)
@@ -350,6 +338,22 @@ def _visit(
         _visit(blocker, by_src, state, order, temp_first, token)
     state[id(m)] = 2
     order.append(m)
+
+
+def _blocker(m: Move, by_src: dict[str, Move]) -> Move | None:
+    """The move that must leave ``m``'s target first (``m`` itself for a case-only rename), if any."""
+    if m.action != "move":
+        return None
+    blocker = by_src.get(m.dst)
+    if blocker is None and same_key(m.src, m.dst):
+        blocker = m  # case-only rename: on a case-insensitive filesystem the target "exists"
+    if blocker is None and m.occupied:
+        st = lstat_or_none(m.dst)
+        if st is not None:
+            blocker = next(
+                (b for b in by_src.values() if (b.fp.dev, b.fp.inode) == (st.st_dev, st.st_ino)), None
+            )
+    return blocker
 
 
 def _mkdirs(folder: str, made: set[str], steps: list[Step]) -> None:
