@@ -282,19 +282,26 @@ def disk_agrees_with_ledger(db: Database, op_id: int) -> dict[str, int]:
     return states
 
 
+def apply_with_ctrl_c(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, presses: int
+) -> tuple[Interrupted, int]:
+    """Organize 8 files, pressing Ctrl-C ``presses`` times right after the third rename: the error and run."""
+    srcs = [write(tmp_path / "src" / f"ep{n}.mkv", f"episode {n}") for n in range(1, 9)]
+    plan = service.plan_from_inputs([episode_input(p, n) for n, p in enumerate(srcs, 1)], str(tmp_path / "v"))
+    ctrl_c_after_rename(monkeypatch, at=3, presses=presses)
+    with pytest.raises(Interrupted) as exc:
+        service.apply_plan(db, plan)
+    monkeypatch.undo()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back after the run
+    return exc.value, int(str(ledger_rows(db.path, "SELECT max(id) FROM operations")[0][0]))
+
+
 @lean_only
 def test_ctrl_c_stops_after_the_move_in_hand_and_records_it(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    srcs = [write(tmp_path / "src" / f"ep{n}.mkv", f"episode {n}") for n in range(1, 9)]
-    plan = service.plan_from_inputs([episode_input(p, n) for n, p in enumerate(srcs, 1)], str(tmp_path / "v"))
-    ctrl_c_after_rename(monkeypatch, at=3, presses=1)
-    with pytest.raises(Interrupted) as exc:
-        service.apply_plan(db, plan)
-    monkeypatch.undo()
-    assert "--resume" in (exc.value.hint or "")
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back after the run
-    op_id = int(str(ledger_rows(db.path, "SELECT max(id) FROM operations")[0][0]))
+    err, op_id = apply_with_ctrl_c(db, tmp_path, monkeypatch, presses=1)
+    assert "--resume" in (err.hint or "")
     assert disk_agrees_with_ledger(db, op_id) == {"done": 3, "aborted": 5}
     assert service.resume(db).status == "done"
     assert disk_agrees_with_ledger(db, op_id) == {"done": 8}
@@ -304,15 +311,8 @@ def test_ctrl_c_stops_after_the_move_in_hand_and_records_it(
 def test_a_second_ctrl_c_stops_at_once_and_recovery_settles_the_move_in_hand(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    srcs = [write(tmp_path / "src" / f"ep{n}.mkv", f"episode {n}") for n in range(1, 9)]
-    before = files_under(tmp_path / "src")
-    plan = service.plan_from_inputs([episode_input(p, n) for n, p in enumerate(srcs, 1)], str(tmp_path / "v"))
-    ctrl_c_after_rename(monkeypatch, at=3, presses=2)
-    with pytest.raises(Interrupted) as exc:
-        service.apply_plan(db, plan)
-    monkeypatch.undo()
-    assert "recover" in (exc.value.hint or "")
-    op_id = int(str(ledger_rows(db.path, "SELECT max(id) FROM operations")[0][0]))
+    err, op_id = apply_with_ctrl_c(db, tmp_path, monkeypatch, presses=2)
+    assert "recover" in (err.hint or "")
     # The third file moved but its record did not happen: it is still pending, and so is the run.
     assert ledger_rows(db.path, "SELECT status FROM operations WHERE id=?", op_id) == [("running",)]
     report = service.recover_interrupted(db)
@@ -322,4 +322,4 @@ def test_a_second_ctrl_c_stops_at_once_and_recovery_settles_the_move_in_hand(
     service.resume(db)
     assert disk_agrees_with_ledger(db, op_id) == {"done": 8}
     service.rollback(db, op_id)
-    assert files_under(tmp_path / "src") == before
+    assert files_under(tmp_path / "src") == {f"ep{n}.mkv": f"episode {n}".encode() for n in range(1, 9)}
