@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 if TYPE_CHECKING:
     from anivault.db.engine import Database
+    from anivault.organize.service import OrganizePlan
 
 
 def make_files(src: Path, n: int) -> list[Path]:
@@ -138,7 +139,9 @@ def _bare_round(pairs: list[tuple[str, str]], dest: Path) -> dict[str, float]:
     return out
 
 
-def _anivault_round(db: Database, plan: Any, dest: Path, n: int, intent: list[float]) -> dict[str, float]:
+def _anivault_round(
+    db: Database, plan: OrganizePlan, dest: Path, n: int, intent: list[float]
+) -> dict[str, float]:
     """Apply the plan through the ledger and roll it back, checking the library rows follow."""
     from anivault.organize import service
 
@@ -156,10 +159,6 @@ def _anivault_round(db: Database, plan: Any, dest: Path, n: int, intent: list[fl
     assert not isinstance(back, list) and back.status == "done", back
     assert moved_rows(db, dest) == 0, "files.path must follow every move back"
     return out
-
-
-def _median(values: list[float]) -> float:
-    return statistics.median(values)
 
 
 def _median_round(runs: list[tuple[dict[str, float], dict[str, float]]]) -> int:
@@ -180,6 +179,8 @@ def main() -> int:
         "--repeat", type=int, default=3, help="rounds of (bare loop, AniVault); the median ratio is printed"
     )
     opts = ap.parse_args()
+    if opts.repeat < 1:
+        ap.error("--repeat must be at least 1")
     n = opts.n
 
     from anivault.db.engine import open_db
@@ -238,10 +239,10 @@ def main() -> int:
             f" intent transaction {ours['i_back']:.2f}s)"
         )
         print(
-            f"apply ratio           {_median(apply_ratios):.2f}x   (rounds in order: {_listing(apply_ratios)})"
+            f"apply ratio           {statistics.median(apply_ratios):.2f}x   (rounds in order: {_listing(apply_ratios)})"
         )
         print(
-            f"rollback ratio        {_median(back_ratios):.2f}x   (rounds in order: {_listing(back_ratios)})"
+            f"rollback ratio        {statistics.median(back_ratios):.2f}x   (rounds in order: {_listing(back_ratios)})"
         )
         print(f"load average          {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"peak RSS              {rss_mb():.0f} MB")
