@@ -24,7 +24,7 @@ from anivault.db.engine import Database, open_db
 from anivault.errors import Interrupted
 from anivault.organize import execute, fileops, service
 from anivault.organize.fileops import FolderHandles
-from anivault.organize.ledger import Ledger
+from anivault.organize.ledger import Ledger, folder_len
 from anivault.organize.plan import PlanInput
 
 lean_only = pytest.mark.skipif(not fileops.FAST_MOVES, reason="the lean path needs renameat2 (Linux)")
@@ -104,6 +104,14 @@ def test_lean_moves_keep_the_library_rows_true_there_and_back(
     assert ledger_rows(db.path, "SELECT DISTINCT state FROM operation_items WHERE op_id=?", res.op_id) == [
         ("undone",)
     ]
+    # Both runs stored where each path's folder ends (the rollback's swapped with its paths), so the
+    # commits above cut `dir` and `name` there rather than searching the text.
+    moves = ledger_rows(
+        db.path, "SELECT src, src_dir_len, dst, dst_dir_len FROM operation_items WHERE action='move'"
+    )
+    assert len(moves) == 2 * len(paths)
+    for src_, src_cut, dst, dst_cut in moves:
+        assert (src_[:src_cut], dst[:dst_cut]) == (os.path.dirname(str(src_)), os.path.dirname(str(dst)))
 
 
 def test_swapped_indexed_files_and_a_stale_row_land_on_the_right_rows(db: Database, tmp_path: Path) -> None:
@@ -162,11 +170,17 @@ _name = st.text(
 )
 
 
-def split_in_sql(path: str, sep: str) -> tuple[str, str]:
+def split_in_sql(path: str, sep: str, dir_len: int | None | str = "not stored") -> tuple[str, str]:
+    """`dir` and `name` as a batch commit computes them: searching the text, or (``dir_len`` an int or
+    None) from a stored folder length, NULL meaning "search"."""
     conn = sqlite3.connect(":memory:")
     try:
+        if dir_len == "not stored":
+            source = Ledger.sql_split("SELECT :path AS dst")
+        else:
+            source = Ledger.sql_split("SELECT :path AS dst, :cut AS cut", dir_len="cut")
         row = conn.execute(
-            f"SELECT dir, name FROM {Ledger.sql_split('SELECT :path AS dst')}", {"path": path, "sep": sep}
+            f"SELECT dir, name FROM {source}", {"path": path, "sep": sep, "cut": dir_len}
         ).fetchone()
         return str(row[0]), str(row[1])
     finally:
@@ -186,6 +200,41 @@ def test_sql_split_matches_posixpath(parts: list[str]) -> None:
 def test_sql_split_matches_ntpath(parts: list[str], anchor: str) -> None:
     path = anchor + "\\".join(parts)
     assert split_in_sql(path, "\\") == (ntpath.dirname(path), ntpath.basename(path))
+
+
+@given(parts=st.lists(_name, min_size=1, max_size=6), lead=st.sampled_from(["/", "//"]))
+def test_stored_folder_length_cuts_like_posixpath(parts: list[str], lead: str) -> None:
+    path = lead + "/".join(parts)
+    expected = (posixpath.dirname(path), posixpath.basename(path))
+    cut = folder_len(path) if os.sep == "/" else None
+    if os.sep == "/":
+        # Known for every path but a file at the root, where the folder keeps its separator.
+        assert (cut is None) == (len(parts) == 1)
+    assert split_in_sql(path, "/", cut) == expected
+    assert split_in_sql(path, "/", None) == expected  # not stored (older rows): the text is searched
+
+
+def test_sql_root_of_agrees_with_root_id_for(db: Database) -> None:
+    # Nested roots (the deepest must win), one stored with a trailing separator, one a prefix of another's
+    # name but not its folder, and a non-ASCII one.
+    roots = ["/lib", "/lib/anime/", "/libx", "/srv/a b/ü"]
+    conn = sqlite3.connect(db.path)
+    try:
+        conn.executemany("INSERT INTO roots (path, added_at) VALUES (?, '2026-01-01')", [(r,) for r in roots])
+        conn.commit()
+    finally:
+        conn.close()
+    paths = [
+        "/lib", "/lib/x.mkv", "/lib/anime", "/lib/anime/S1/x.mkv", "/lib/animex/x.mkv", "/libx/y.mkv",
+        "/li", "/srv/a b/ü/z.mkv", "/srv/a b/üz.mkv", "/other/x.mkv",
+    ]  # fmt: skip
+    with Ledger(db) as ledger:
+        case, params = ledger.sql_root_of(":path")
+        for path in paths:
+            in_sql = ledger.conn.execute(f"SELECT {case}", {**params, "path": path}).fetchone()[0]
+            assert in_sql == ledger.root_id_for(path), path
+        found = {ledger.root_id_for(p) for p in paths}
+    assert None in found and len(found) == len(roots) + 1  # every root, and no root, were checked
 
 
 def test_sql_split_long_names_use_the_full_character_set() -> None:

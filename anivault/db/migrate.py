@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 # The newest migration's revision id. A test checks it equals the scripts' head, so adding a migration
 # without updating it fails CI rather than silently skipping an upgrade.
-HEAD = "0005_ledger_state_index"
+HEAD = "0006_ledger_dir_len"
 
 
 def migrations_dir() -> Path:

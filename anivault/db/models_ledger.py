@@ -47,6 +47,10 @@ class OperationItem(Base):
     src_raw: Mapped[bytes | None] = mapped_column(LargeBinary)
     dst: Mapped[str] = mapped_column(Text)
     dst_raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # How many characters of src/dst are the folder (the name starts one separator later); NULL: search
+    # the text (a file at a filesystem root, Windows paths, rows written before migration 0006).
+    src_dir_len: Mapped[int | None] = mapped_column(Integer)
+    dst_dir_len: Mapped[int | None] = mapped_column(Integer)
     tmp: Mapped[str | None] = mapped_column(Text)  # temp name beside dst for cross-device copies
     size: Mapped[int | None] = mapped_column(BigInteger)
     mtime_ns: Mapped[int | None] = mapped_column(BigInteger)

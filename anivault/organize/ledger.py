@@ -123,6 +123,32 @@ def _row_to_item(r: Sequence[Any]) -> LedgerItem:
     )
 
 
+def folder_len(path: str) -> int | None:
+    """How many characters of ``path`` are its folder when the name follows one separator later (what
+    `src_dir_len`/`dst_dir_len` hold, so a batch commit cuts `files.dir` and `files.name` without searching
+    the text); None where that does not hold, and SQL searches instead: a file at a filesystem root, or a
+    Windows path (drives and shares keep their separator)."""
+    if os.sep != "/":
+        return None
+    cut = path.rfind("/")
+    return cut if cut > 0 and path[cut - 1] != "/" else None
+
+
+_STEP_COLS = "seq, action, src, src_raw, dst, dst_raw, size, mtime_ns, dev, inode, file_id, undo_of"
+
+
+def _steps(rows: Sequence[Sequence[Any]]) -> list[Step]:
+    """Steps from rows of _STEP_COLS (a raw column, set only for a path that is not UTF-8, wins)."""
+    decode = os.fsdecode
+    return [
+        Step(
+            seq, action, src if src_raw is None else decode(src_raw), dst if dst_raw is None else decode(dst_raw),
+            None if size is None else Fingerprint(size, mtime_ns, dev, inode), file_id, "", undo_of,
+        )
+        for seq, action, src, src_raw, dst, dst_raw, size, mtime_ns, dev, inode, file_id, undo_of in rows
+    ]  # fmt: skip
+
+
 def item_of_step(op_id: int, s: Step) -> LedgerItem:
     """The item of a run just written, without reading it back (it is exactly the step)."""
     return LedgerItem(0, op_id, s.seq, s.action, s.src, s.dst, s.fp, None, s.file_id, "pending", None, None, None, s.undo_of)  # fmt: skip
@@ -207,7 +233,7 @@ class Ledger:
             )
             op_id = int(cast(int, cur.lastrowid))
             # Most items are same-device moves between ASCII paths: those go in with a statement that
-            # binds only the 8 values they have (binding the other 6 as NULLs cost 40% more per row). The
+            # binds only the 10 values they have (binding the other 6 as NULLs cost 40% more per row). The
             # items go in in seq order, in runs of one kind or the other.
             runs: list[tuple[bool, list[tuple[Any, ...]]]] = []
             for s in steps:
@@ -221,7 +247,12 @@ class Ledger:
                     runs.append((plain, []))
                 if plain:
                     assert fp is not None and src is not None
-                    runs[-1][1].append((s.seq, s.file_id, src, s.dst, fp.size, fp.mtime_ns, fp.dev, fp.inode))
+                    runs[-1][1].append(
+                        (
+                            s.seq, s.file_id, src, s.dst, fp.size, fp.mtime_ns, fp.dev, fp.inode,
+                            folder_len(src), folder_len(s.dst),
+                        )
+                    )  # fmt: skip
                     continue
                 src, src_raw = encode_path(src) if src is not None else (None, None)
                 dst, dst_raw = encode_path(s.dst)
@@ -239,20 +270,22 @@ class Ledger:
                         s.seq, s.file_id, s.action, src, src_raw, dst, dst_raw, tmp,
                         fp.size if fp else None, fp.mtime_ns if fp else None,
                         fp.dev if fp else None, fp.inode if fp else None, s.undo_of,
+                        folder_len(src) if src is not None else None, folder_len(dst),
                     )
                 )  # fmt: skip
             for plain, rows in runs:
                 if plain:
                     c.executemany(
                         "INSERT INTO operation_items (op_id, seq, file_id, action, src, dst, size, mtime_ns,"
-                        f" dev, inode, state) VALUES ({op_id}, ?, ?, 'move', ?, ?, ?, ?, ?, ?, 'pending')",
+                        f" dev, inode, src_dir_len, dst_dir_len, state) VALUES ({op_id}, ?, ?, 'move', ?, ?,"
+                        " ?, ?, ?, ?, ?, ?, 'pending')",
                         rows,
                     )
                 else:
                     c.executemany(
                         "INSERT INTO operation_items (op_id, seq, file_id, action, src, src_raw, dst, dst_raw,"
-                        f" tmp, size, mtime_ns, dev, inode, undo_of, state) VALUES ({op_id},"
-                        " ?,?,?,?,?,?,?,?,?,?,?,?,?,'pending')",
+                        " tmp, size, mtime_ns, dev, inode, undo_of, src_dir_len, dst_dir_len, state)"
+                        f" VALUES ({op_id}, ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'pending')",
                         rows,
                     )
         return op_id
@@ -276,7 +309,9 @@ class Ledger:
         " CASE WHEN action IN ('mkdir', 'symlink') THEN NULL ELSE COALESCE(NULLIF(dst_dev, 0), dev) END AS dev,"
         " CASE WHEN action IN ('mkdir', 'symlink') THEN NULL ELSE COALESCE(NULLIF(dst_inode, 0), inode) END"
         " AS inode,"
-        " id AS undo_of"
+        " id AS undo_of,"
+        " CASE action WHEN 'mkdir' THEN NULL WHEN 'move' THEN dst_dir_len ELSE src_dir_len END AS src_dir_len,"
+        " CASE action WHEN 'move' THEN src_dir_len ELSE dst_dir_len END AS dst_dir_len"
         " FROM operation_items WHERE op_id = :of AND state = 'done'"
         " AND NOT (action = 'mkdir' AND note IS 'existed') ORDER BY operation_items.seq DESC"
     )
@@ -299,7 +334,11 @@ class Ledger:
 
     def create_rollback(self, op_id: int) -> int | None:
         """Write the rollback of run ``op_id`` with all its items `pending`, durably, in one transaction,
-        straight from the run's own rows (nothing passes through Python per item). None: nothing to undo."""
+        straight from the run's own rows (nothing passes through Python per item). None: nothing to undo.
+
+        The executor then reads the items back a chunk at a time, beside the renames. (Taking them from
+        the insert with RETURNING made the rollback slower: 0.7 s before the first rename against 0.3 s,
+        scripts/bench_organize.py at 100,000 items.)"""
         with self.intent_tx() as c:
             cur = c.execute(
                 "INSERT INTO operations (kind, status, dest, args, undo_of, total, created_at)"
@@ -309,8 +348,9 @@ class Ledger:
             new_id = int(cast(int, cur.lastrowid))
             cur = c.execute(
                 "INSERT INTO operation_items (op_id, seq, file_id, action, src, src_raw, dst, dst_raw, size,"
-                " mtime_ns, dev, inode, undo_of, state) SELECT :new, seq, file_id, action, src, src_raw, dst,"
-                f" dst_raw, size, mtime_ns, dev, inode, undo_of, 'pending' FROM ({self._INVERSE})",
+                " mtime_ns, dev, inode, undo_of, src_dir_len, dst_dir_len, state) SELECT :new, seq, file_id,"
+                " action, src, src_raw, dst, dst_raw, size, mtime_ns, dev, inode, undo_of, src_dir_len,"
+                f" dst_dir_len, 'pending' FROM ({self._INVERSE})",
                 {"of": op_id, "new": new_id},
             )
             if cur.rowcount <= 0:
@@ -361,7 +401,9 @@ class Ledger:
                 item_rows.append(
                     (
                         r.state, r.note, st.st_dev if st else None, st.st_ino if st else None, r.hash,
-                        dst_text, dst_text is not None, dst_raw, r.action, stamp, op, seq,
+                        dst_text, dst_text is not None, dst_raw,
+                        dst_text is not None, folder_len(dst_text) if dst_text is not None else None,
+                        r.action, stamp, op, seq,
                     )
                 )  # fmt: skip
         with self.tx() as c:
@@ -375,7 +417,8 @@ class Ledger:
             c.executemany(
                 "UPDATE operation_items SET state=?, note=?, dst_dev=COALESCE(?, dst_dev),"
                 " dst_inode=COALESCE(?, dst_inode), hash=COALESCE(?, hash), dst=COALESCE(?, dst),"
-                " dst_raw=CASE WHEN ? THEN ? ELSE dst_raw END, action=COALESCE(?, action),"
+                " dst_raw=CASE WHEN ? THEN ? ELSE dst_raw END, dst_dir_len=CASE WHEN ? THEN ? ELSE dst_dir_len END,"
+                " action=COALESCE(?, action),"
                 " finished_at=? WHERE op_id=? AND seq=?",
                 item_rows,
             )
@@ -408,10 +451,20 @@ class Ledger:
     )
 
     @classmethod
-    def sql_split(cls, rows: str, path: str = "dst") -> str:
+    def sql_split(cls, rows: str, path: str = "dst", dir_len: str | None = None) -> str:
         """A FROM-clause source: the rows of subquery ``rows`` with `dir` and `name` of column ``path``
-        added (the folder computed once per row). The statement needs a `:sep` parameter."""
+        added. With ``dir_len``, the column holding the folder's length (folder_len): the two are cut
+        there, and the text is searched only where it is NULL. The statement needs a `:sep` parameter."""
         folder = cls._FOLDER_SEP.format(p=f"x.{path}")
+        if dir_len is not None:
+            # CASE evaluates only the branch it takes: the search costs nothing where the length is known.
+            cut = f"x.{dir_len}"
+            return (
+                f"(SELECT x.*, CASE WHEN {cut} IS NULL THEN {cls._DIRNAME.format(d=folder)}"
+                f" ELSE substr(x.{path}, 1, {cut}) END AS dir,"
+                f" CASE WHEN {cut} IS NULL THEN substr(x.{path}, length({folder}) + 1)"
+                f" ELSE substr(x.{path}, {cut} + 2) END AS name FROM ({rows}) AS x)"
+            )
         return (
             f"(SELECT y.*, {cls._DIRNAME.format(d='y.folder_sep')} AS dir,"
             f" substr(y.{path}, length(y.folder_sep) + 1) AS name"
@@ -419,20 +472,35 @@ class Ledger:
             f" FROM (SELECT x.*, {folder} AS folder_sep FROM ({rows}) AS x LIMIT -1) AS y)"
         )
 
+    def sql_root_of(self, path: str) -> tuple[str, dict[str, Any]]:
+        """A CASE expression for the indexed root that holds the text of column ``path`` (the longest
+        first, as root_id_for decides), with its parameters: a few comparisons a row where a correlated
+        query over `roots` cost a microsecond and a half (scripts/bench_organize.py)."""
+        sep = os.sep
+        whens: list[str] = []
+        params: dict[str, Any] = {}
+        deepest_first = sorted(self._root_list(), key=lambda r: len(r[1].rstrip(sep)), reverse=True)
+        for k, (rid, rpath) in enumerate(deepest_first):
+            rp = rpath.rstrip(sep)
+            params.update(
+                {f"root{k}": rp, f"root{k}_": rp + sep, f"root{k}n": len(rp) + 1, f"root{k}id": rid}
+            )
+            whens.append(
+                f" WHEN {path} = :root{k} OR substr({path}, 1, :root{k}n) = :root{k}_ THEN :root{k}id"
+            )
+        return (f"(CASE{''.join(whens)} END)" if whens else "NULL"), params
+
     def _follow_moves(self, c: sqlite3.Connection, op_id: int, lo: int, hi: int) -> None:
         """`files` rows of the files this batch moved take their new path (the last move of each wins)."""
-        params = {"op": op_id, "lo": lo, "hi": hi, "sep": os.sep}
-        done_moves = "state='done' AND action='move' AND seq BETWEEN :lo AND :hi"
-        root_of = (
-            "(SELECT r.id FROM roots r WHERE m.dst = rtrim(r.path, :sep)"
-            " OR substr(m.dst, 1, length(rtrim(r.path, :sep)) + 1) = rtrim(r.path, :sep) || :sep"
-            " ORDER BY length(rtrim(r.path, :sep)) DESC LIMIT 1)"
-        )
+        root_of, params = self.sql_root_of("m.dst")
+        params.update({"op": op_id, "lo": lo, "hi": hi, "sep": os.sep})
         # Each file's last move in the batch (a bare column beside max() comes from that row).
         moves = (
-            "SELECT file_id, dst, dst_raw, max(seq) AS last FROM operation_items WHERE op_id = :op"
-            f" AND file_id IS NOT NULL AND {done_moves} GROUP BY file_id"
+            "SELECT file_id, dst, dst_raw, dst_dir_len, max(seq) AS last FROM operation_items"
+            " WHERE op_id = :op AND file_id IS NOT NULL AND state='done' AND action='move'"
+            " AND seq BETWEEN :lo AND :hi GROUP BY file_id"
         )
+        source = self.sql_split(moves, dir_len="dst_dir_len")
         try:
             c.execute("SAVEPOINT paths")
             # One join from the batch's moves to `files` by primary key: cheaper than looking up each
@@ -440,7 +508,7 @@ class Ledger:
             c.execute(
                 "UPDATE files SET (path, path_raw, dir, name, root_id, status) ="
                 f" (m.dst, m.dst_raw, m.dir, m.name, {root_of}, 'present')"
-                f" FROM {self.sql_split(moves)} AS m WHERE files.id = m.file_id",
+                f" FROM {source} AS m WHERE files.id = m.file_id",
                 params,
             )
             c.execute("RELEASE paths")
@@ -451,8 +519,7 @@ class Ledger:
             c.execute("ROLLBACK TO paths")
             c.execute("RELEASE paths")
             rows = c.execute(
-                f"SELECT m.file_id, m.dst, m.dst_raw, m.dir, m.name FROM {self.sql_split(moves)} AS m"
-                " ORDER BY m.last",
+                f"SELECT m.file_id, m.dst, m.dst_raw, m.dir, m.name FROM {source} AS m ORDER BY m.last",
                 params,
             ).fetchall()
             for fid, text, raw, folder, name in rows:
@@ -518,25 +585,17 @@ class Ledger:
 
     def pending_steps(self, op_id: int) -> Iterator[Step]:
         """A run's pending items as the steps the executor carries out, in seq order, a chunk at a time:
-        only the columns it reads (a rollback reads every item back this way; full LedgerItems cost half as
-        much again, scripts/bench_organize.py)."""
+        only the columns it reads (full LedgerItems cost half as much again, scripts/bench_organize.py)."""
         last = -1
-        decode = os.fsdecode
         while True:
             rows = self.conn.execute(
-                "SELECT seq, action, src, src_raw, dst, dst_raw, size, mtime_ns, dev, inode, file_id, undo_of"
-                " FROM operation_items WHERE op_id=? AND seq > ? AND state='pending'"
+                f"SELECT {_STEP_COLS} FROM operation_items WHERE op_id=? AND seq > ? AND state='pending'"
                 f" ORDER BY seq LIMIT {CHUNK}",
                 (op_id, last),
             ).fetchall()
             if not rows:
                 return
-            for seq, action, src, src_raw, dst, dst_raw, size, mtime_ns, dev, inode, file_id, undo_of in rows:
-                yield Step(
-                    seq, action, src if src_raw is None else decode(src_raw),
-                    dst if dst_raw is None else decode(dst_raw),
-                    None if size is None else Fingerprint(size, mtime_ns, dev, inode), file_id, "", undo_of,
-                )  # fmt: skip
+            yield from _steps(rows)
             last = rows[-1][0]
 
     def operation(self, op_id: int, *, counts: bool = True) -> OperationRow | None:
@@ -584,12 +643,16 @@ class Ledger:
         ops = self._operations("WHERE kind='rollback' AND undo_of=?", (op_id,))
         return ops[-1] if ops else None
 
-    def root_id_for(self, path: str) -> int | None:
-        """The indexed root that contains ``path`` (so `files.root_id` stays true after a move), if any."""
+    def _root_list(self) -> list[tuple[int, str]]:
+        """The indexed roots (id, path), read once per Ledger (a run holds the writer lock throughout)."""
         if self._roots is None:
             self._roots = [(int(r[0]), str(r[1])) for r in self.conn.execute("SELECT id, path FROM roots")]
+        return self._roots
+
+    def root_id_for(self, path: str) -> int | None:
+        """The indexed root that contains ``path`` (so `files.root_id` stays true after a move), if any."""
         best: tuple[int, int] | None = None
-        for rid, rpath in self._roots:
+        for rid, rpath in self._root_list():
             rp = rpath.rstrip(os.sep)
             if (path == rp or path.startswith(rp + os.sep)) and (best is None or len(rp) > best[1]):
                 best = (int(rid), len(rp))
