@@ -6,6 +6,7 @@ import json
 import os
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import RunCli
@@ -366,3 +367,44 @@ def test_destination_inside_an_indexed_folder_is_refused_even_with_nothing_match
     res = run_cli("organize", "--dest", str(tmp_path / "anime" / "Vault"))
     assert res.exit_code == 2 and "inside the source folder" in res.stderr
     assert src.exists() and not (tmp_path / "anime" / "Vault").exists()
+
+
+def test_progress_bar_hears_of_items_in_groups_and_ends_complete(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextlib
+    import io
+    from collections.abc import Iterator
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from anivault.cli import cmd_organize, common
+
+    advances: list[float] = []
+
+    class CountingProgress(Progress):
+        def advance(self, task_id: Any, advance: float = 1) -> None:
+            advances.append(advance)
+            super().advance(task_id, advance)
+
+    bars: list[Progress] = []
+
+    @contextlib.contextmanager
+    def terminal_bar(_label: str, total: int | None = None) -> Iterator[Progress]:
+        with CountingProgress(console=Console(file=io.StringIO(), force_terminal=True)) as bar:
+            bar.add_task("organizing", total=total)
+            bars.append(bar)
+            yield bar
+
+    monkeypatch.setattr(common, "progress_bar", terminal_bar)
+    monkeypatch.setattr(cmd_organize, "PROGRESS_STEP", 2)
+    srcs = [write(tmp_path / "src" / f"ep{n}.mkv", f"episode {n}") for n in range(1, 6)]
+    plan = service.plan_from_inputs(
+        [episode_input(p, n) for n, p in enumerate(srcs, 1)], str(tmp_path / "vault")
+    )
+    summary = cmd_organize._with_progress(lambda p: service.apply_plan(db, plan, progress=p), "organizing")
+    assert summary.status == "done"
+    items = summary.counts["done"]  # the five files and the folders made for them
+    assert items > 5 and bars[0].tasks[0].completed == items
+    assert advances == [2] * (items // 2) + [items % 2]  # in twos, the rest when the run ends

@@ -170,7 +170,7 @@ _name = st.text(
 )
 
 
-def split_in_sql(path: str, sep: str, dir_len: int | None | str = "not stored") -> tuple[str, str]:
+def split_in_sql(path: str, sep: str, dir_len: int | str | None = "not stored") -> tuple[str, str]:
     """`dir` and `name` as a batch commit computes them: searching the text, or (``dir_len`` an int or
     None) from a stored folder length, NULL meaning "search"."""
     conn = sqlite3.connect(":memory:")

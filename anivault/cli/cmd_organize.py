@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -90,16 +90,32 @@ def organize(
         _report(summary, json_out, plan)
 
 
+# Items the progress bar is told of at once (see _with_progress).
+PROGRESS_STEP = 250
+
+
 def _with_progress(fn: Any, label: str, total: int | None = None) -> RunSummary:
     from anivault.cli.common import progress_bar
 
     with progress_bar(label, total) as bar:
         if bar is None:
-            result: RunSummary = fn(None)
-        else:
-            task = bar.task_ids[0]
-            result = fn(lambda n: bar.advance(task, n))
-    return result
+            return cast("RunSummary", fn(None))
+        task = bar.task_ids[0]
+        unshown = 0
+
+        def advance(n: int) -> None:
+            # The executor reports every item; Rich's advance costs about 0.8 µs (a lock and a speed
+            # sample), so it hears of them a few hundred at a time.
+            nonlocal unshown
+            unshown += n
+            if unshown >= PROGRESS_STEP:
+                bar.advance(task, unshown)
+                unshown = 0
+
+        try:
+            return cast("RunSummary", fn(advance))
+        finally:
+            bar.advance(task, unshown)
 
 
 def _plan_json(plan: OrganizePlan) -> dict[str, Any]:
