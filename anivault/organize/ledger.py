@@ -233,7 +233,7 @@ class Ledger:
             )
             op_id = int(cast(int, cur.lastrowid))
             # Most items are same-device moves between ASCII paths: those go in with a statement that
-            # binds only the 10 values they have (binding the other 6 as NULLs cost 40% more per row). The
+            # binds only the 10 values they have (binding the rest as NULLs cost 40% more per row). The
             # items go in in seq order, in runs of one kind or the other.
             runs: list[tuple[bool, list[tuple[Any, ...]]]] = []
             for s in steps:
