@@ -114,6 +114,34 @@ def test_lean_moves_keep_the_library_rows_true_there_and_back(
         assert (src_[:src_cut], dst[:dst_cut]) == (os.path.dirname(str(src_)), os.path.dirname(str(dst)))
 
 
+def test_rows_from_before_the_folder_lengths_still_roll_back_the_library_rows(
+    db: Database, tmp_path: Path
+) -> None:
+    """A run organized before migration 0006 has no folder lengths: its rollback's commits search the text."""
+    src = tmp_path / "src"
+    paths = [write(src / f"d{n % 2}" / f"[Grp] Frieren - {n:02d}.mkv", f"ep {n}") for n in range(1, 5)]
+    ids = index_rows(db, src, paths)
+    before_rows = file_rows(db)
+    plan = service.plan_from_inputs(
+        [indexed(p, n, i) for n, (p, i) in enumerate(zip(paths, ids, strict=True), 1)],
+        str(tmp_path / "vault"),
+    )
+    res = service.apply_plan(db, plan)
+    assert res.status == "done"
+    conn = sqlite3.connect(db.path)
+    try:
+        conn.execute("UPDATE operation_items SET src_dir_len = NULL, dst_dir_len = NULL")
+        conn.commit()
+    finally:
+        conn.close()
+    back = service.rollback(db, res.op_id)
+    assert not isinstance(back, list) and back.status == "done"
+    assert file_rows(db) == before_rows  # path, dir, name and root back as the index wrote them
+    # The rollback's moves inherited the missing lengths, so its commits did search.
+    unknown = "SELECT count(*) FROM operation_items WHERE op_id=? AND action='move' AND dst_dir_len IS NULL"
+    assert ledger_rows(db.path, unknown, back.op_id) == [(len(paths),)]
+
+
 def test_swapped_indexed_files_and_a_stale_row_land_on_the_right_rows(db: Database, tmp_path: Path) -> None:
     season = tmp_path / "vault" / "Frieren (2023) [tmdbid-209867]" / "Season 01"
     e1, e2 = (write(season / f"Frieren - S01E0{n}.mkv", f"episode {n}") for n in (1, 2))
