@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -9,6 +10,8 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -346,3 +349,65 @@ def test_interrupt_message_says_how_to_resume(db: Database, tmp_path: Path) -> N
             db, service.plan_from_inputs([episode_input(src, 1)], str(tmp_path / "vault")), progress=stop
         )
     assert exc.value.exit_code == 130 and "resume" in (exc.value.hint or "")
+
+
+@pytest.mark.parametrize("action", ["copy", "hardlink", "symlink", "move"])
+def test_a_folder_swapped_for_a_symlink_during_the_run_is_never_written_through(
+    db: Database, tmp_path: Path, action: str
+) -> None:
+    """RELIABILITY scenario 16: a thread swaps the target folder for a symlink to a folder outside the
+    library and back, over and over, while the run writes into it. Nothing may land outside; every file is
+    either where the plan said (in the real folder) or reported failed, and no source is lost."""
+    srcs = [write(tmp_path / "src" / f"[Grp] Frieren - {n:02d}.mkv", f"episode {n}") for n in range(1, 121)]
+    plan = service.plan_from_inputs(
+        [episode_input(p, n) for n, p in enumerate(srcs, 1)], str(tmp_path / "vault"), action=action
+    )
+    season = Path(plan.todo[0].dst).parent
+    season.mkdir(parents=True)
+    aside = season.with_name("Season 01 (aside)")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    stop = threading.Event()
+    swaps = [0]
+
+    def swapper() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                os.rename(season, aside)
+                season.symlink_to(outside, target_is_directory=True)
+                time.sleep(0.0002)
+                season.unlink()
+                os.rename(aside, season)
+                swaps[0] += 1
+                time.sleep(0.0005)  # and real for a while, so some items land
+
+    racer = threading.Thread(target=swapper, daemon=True)
+    racer.start()
+    while swaps[0] == 0 and racer.is_alive():  # the race is on before the run starts
+        time.sleep(0.001)
+    try:
+        res = service.apply_plan(db, plan, recheck=False)
+    finally:
+        stop.set()
+        racer.join()
+    if season.is_symlink():  # the racer stopped between its two halves
+        season.unlink()
+    if aside.exists():
+        os.rename(aside, season)
+    assert swaps[0] > 0 and list(outside.iterdir()) == []
+    items = ledger_rows(
+        db.path, "SELECT src, dst, state FROM operation_items WHERE op_id=? AND src IS NOT NULL", res.op_id
+    )
+    assert len(items) == len(srcs)
+    for src, dst, state in items:
+        episode = f"episode {int(Path(str(src)).stem.rsplit(' ', 1)[1])}"
+        if state == "done":
+            assert Path(str(dst)).read_text() == episode
+            assert Path(str(src)).exists() == (action != "move")
+        else:
+            assert Path(str(src)).read_text() == episode and not Path(str(dst)).exists()
+    # And the run rolls back through the same handles: every source as it was, nothing left in the folder.
+    back = service.rollback(db, res.op_id)
+    assert not isinstance(back, list) and back.status == "done", back
+    assert all(p.read_text() == f"episode {n}" for n, p in enumerate(srcs, 1))
+    assert not season.exists() or list(season.iterdir()) == []

@@ -24,6 +24,7 @@ from typing import Any
 from anivault.errors import Interrupted
 from anivault.organize.fileops import (
     FAST_MOVES,
+    HAVE_PROC_FD,
     FolderHandles,
     SourceChanged,
     SourceKept,
@@ -34,6 +35,7 @@ from anivault.organize.fileops import (
     lstat_or_none,
     move_same_device,
     sync_folders,
+    through_handle,
 )
 from anivault.organize.ledger import ItemResult, Ledger, LedgerItem, item_of_step
 from anivault.organize.plan import Step, numbered
@@ -79,13 +81,31 @@ class _Context:
         self._confined: set[str] = set()
         # Folder handles for the lean same-device move; targets are checked like check_folder's paths.
         self.sources = FolderHandles()
-        self.targets = FolderHandles(confine=self.check_folder)
+        self.targets = FolderHandles(confine=self.check_folder, exact=root is not None)
 
     def dev_of(self, folder: str) -> int:
         dev = self._dev.get(folder)
         if dev is None:
             dev = self._dev[folder] = os.stat(folder).st_dev
         return dev
+
+    def pinned(self, path: str) -> str:
+        """``path`` as the general path writes it: checked like check_folder, then (Linux) reached through
+        the open handle of its folder, so a folder swapped for a symlink between the check and the write
+        cannot redirect it (RELIABILITY scenario 16). Use it right away: another folder's handle may evict it.
+        """
+        folder, _, name = path.rpartition(os.sep)
+        folder = folder or os.sep
+        self.check_folder(folder)
+        if not HAVE_PROC_FD:
+            return path
+        try:
+            fd = self.targets.get(folder)[0]
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink: swapped in since check_folder
+                raise OSError(errno.ELOOP, "refusing to write through a symlink", folder) from exc
+            raise
+        return through_handle(fd, name)
 
     def check_folder(self, folder: str) -> None:
         """Refuse to write through a symlink or outside the library root (re-checked at execution, G6)."""
@@ -402,10 +422,11 @@ def _execute(item: LedgerItem, ctx: _Context) -> ItemResult:
             # Creating the library root (or its missing parents): only refuse a symlinked path.
             if os.path.realpath(parent) != parent:
                 raise OSError(errno.ELOOP, "refusing to write through a symlink", parent)
+            where = item.dst
         else:
-            ctx.check_folder(parent)
+            where = ctx.pinned(item.dst)
         try:
-            os.mkdir(item.dst)
+            os.mkdir(where)
         except FileExistsError:
             if os.path.isdir(item.dst) and not os.path.islink(item.dst):
                 return ItemResult(item, "done", "existed")  # not ours: rollback leaves it
@@ -446,11 +467,11 @@ def _execute(item: LedgerItem, ctx: _Context) -> ItemResult:
     if item.action == "move" and st.st_dev == ctx.dev_of(parent):
         # The common case, kept lean: one atomic no-clobber rename (inode, size and mtime unchanged).
         try:
-            method = move_same_device(item.src, dst)
+            method = move_same_device(item.src, ctx.pinned(dst))
         except FileExistsError:
             pass  # the conflict policy below decides
         except SourceKept as kept:  # link made, source could not be unlinked: it is a hardlink now
-            return ItemResult(item, "done", str(kept), None, "hardlink", dst_st=os.lstat(dst))
+            return ItemResult(item, "done", str(kept), None, "hardlink", dst_st=os.lstat(ctx.pinned(dst)))
         except OSError as exc:
             if exc.errno != errno.EXDEV:  # bind mounts of one device: _place copies instead
                 raise
@@ -478,10 +499,12 @@ def _place(item: LedgerItem, ctx: _Context, dst: str, st: os.stat_result) -> Ite
     src = item.src
     renamed = dst if dst != item.dst else None
     action = item.action
+    # Every write below goes through the open handle of the target's folder (checked, then pinned).
+    at = ctx.pinned(dst)
     try:
         if action == "move" and st.st_dev == ctx.dev_of(os.path.dirname(dst)):
             try:
-                method = move_same_device(src, dst)
+                method = move_same_device(src, at)
             except OSError as exc:
                 if exc.errno != errno.EXDEV:  # bind mounts of one device: fall through to copying
                     raise
@@ -493,19 +516,19 @@ def _place(item: LedgerItem, ctx: _Context, dst: str, st: os.stat_result) -> Ite
         if action in ("move", "copy"):
             from anivault.organize.ledger import part_path
 
-            part = part_path(item.op_id, item.seq, dst)
+            part = part_path(item.op_id, item.seq, at)
             try:
                 digest = copy_move(
-                    src, dst, part, fp, verify=ctx.options.verify, remove_source=action == "move"
+                    src, at, part, fp, verify=ctx.options.verify, remove_source=action == "move"
                 )
             except SourceChanged as exc:
                 return ItemResult(item, "failed", f"source changed during copy, kept; retry later ({exc})")
             except VerifyFailed as exc:
                 return ItemResult(item, "failed", f"verify failed, source kept: {exc}")
-            return ItemResult(item, "done", None, renamed, dst_st=os.lstat(dst), hash=digest)
+            return ItemResult(item, "done", None, renamed, dst_st=os.lstat(at), hash=digest)
         if action == "hardlink":
             try:
-                os.link(src, dst)
+                os.link(src, at)
             except OSError as exc:
                 if exc.errno == errno.EXDEV:
                     return ItemResult(item, "failed", "hardlink impossible: different filesystem")
@@ -513,24 +536,27 @@ def _place(item: LedgerItem, ctx: _Context, dst: str, st: os.stat_result) -> Ite
             ctx.dirs.add(os.path.dirname(dst))
             return ItemResult(item, "done", None, renamed, dst_st=st)
         if action == "symlink":
-            os.symlink(os.path.abspath(src), dst)
+            os.symlink(os.path.abspath(src), at)
             ctx.dirs.add(os.path.dirname(dst))
-            return ItemResult(item, "done", None, renamed, dst_st=os.lstat(dst))
+            return ItemResult(item, "done", None, renamed, dst_st=os.lstat(at))
     except SourceKept as kept:
         # The target is complete and durable; the source stays where it is, so this is a copy now.
         new_action = "hardlink" if kept.method == "link" else "copy"
-        return ItemResult(item, "done", str(kept), renamed, new_action, dst_st=os.lstat(dst))
+        return ItemResult(item, "done", str(kept), renamed, new_action, dst_st=os.lstat(at))
     raise ValueError(f"unknown action {action!r}")
 
 
 def _unlink(item: LedgerItem, ctx: _Context) -> ItemResult:
     """Rollback of a copy, hardlink or symlink: remove it only if it is still what organize made."""
-    st = lstat_or_none(item.dst)
+    if lstat_or_none(item.dst) is None:
+        return ItemResult(item, "done", "already gone")
+    at = ctx.pinned(item.dst)  # checked, then removed, in the folder that was checked
+    st = lstat_or_none(at)
     if st is None:
         return ItemResult(item, "done", "already gone")
     if item.fp is None:  # a symlink: it must still point at the original
         try:
-            target = os.readlink(item.dst)
+            target = os.readlink(at)
         except OSError:
             return ItemResult(item, "skipped", "no longer the symlink organize made")
         if item.src is not None and target != os.path.abspath(item.src):
@@ -539,6 +565,6 @@ def _unlink(item: LedgerItem, ctx: _Context) -> ItemResult:
         diff = item.fp.differences(st)
         if diff:
             return ItemResult(item, "skipped", f"target changed since organize: {', '.join(diff)}")
-    os.unlink(item.dst)
+    os.unlink(at)
     ctx.dirs.add(os.path.dirname(item.dst))
     return ItemResult(item, "done")

@@ -201,16 +201,32 @@ def _handle_budget() -> int:
     return max(8, min(256, soft // 8))
 
 
+# Where the kernel shows each open descriptor as a link to what it resolved (Linux): a path through it
+# reaches the folder a handle holds, whatever its path names by then.
+PROC_FD = "/proc/self/fd"
+HAVE_PROC_FD = sys.platform.startswith("linux") and os.path.isdir(PROC_FD)
+
+
+def through_handle(fd: int, name: str) -> str:
+    """A path to ``name`` inside the folder held open by ``fd`` (needs HAVE_PROC_FD)."""
+    return f"{PROC_FD}/{fd}/{name}"
+
+
 class FolderHandles:
     """Open folder descriptors by path, at most ``limit`` at a time (the oldest is closed first).
 
     ``confine`` is called with each folder's path after it is opened and must raise if the folder may not
-    be written to; the handle is kept only if the path still names the folder that was opened.
+    be written to; the handle is kept only if the path still names the folder that was opened. With
+    ``exact`` (and HAVE_PROC_FD), the folder the kernel opened must be the path itself, reached through no
+    symlink on the way (O_NOFOLLOW covers only the last name).
     """
 
-    def __init__(self, confine: Callable[[str], None] | None = None, limit: int | None = None) -> None:
+    def __init__(
+        self, confine: Callable[[str], None] | None = None, limit: int | None = None, *, exact: bool = False
+    ) -> None:
         self._open: dict[str, tuple[int, int]] = {}  # path -> (fd, st_dev)
         self._confine = confine
+        self._exact = exact and HAVE_PROC_FD
         # A plan walks its targets folder by folder, but its sources may come from hundreds of folders in
         # turn: 64 handles thrashed on the benchmark's 100 source folders (a reopen per file).
         self._limit = limit if limit is not None else _handle_budget()
@@ -228,6 +244,8 @@ class FolderHandles:
                 now = os.stat(folder, follow_symlinks=False)
                 if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
                     raise OSError(errno.ELOOP, "folder was replaced while it was being opened", folder)
+            if self._exact and os.readlink(f"{PROC_FD}/{fd}") != folder:
+                raise OSError(errno.ELOOP, "refusing to write through a symlink", folder)
         except BaseException:
             os.close(fd)
             raise
