@@ -411,3 +411,25 @@ def test_a_folder_swapped_for_a_symlink_during_the_run_is_never_written_through(
     assert not isinstance(back, list) and back.status == "done", back
     assert all(p.read_text() == f"episode {n}" for n, p in enumerate(srcs, 1))
     assert not season.exists() or list(season.iterdir()) == []
+
+
+def test_a_failed_write_goes_through_the_folder_handle_and_names_the_target(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = write(tmp_path / "src" / "ep1.mkv")
+    written_at: list[str] = []
+
+    def eio(_src: str, dst: str, *args: object, **kwargs: object) -> None:
+        written_at.append(dst)
+        raise OSError(errno.EIO, "Input/output error", dst)
+
+    monkeypatch.setattr(execute.os, "link", eio)
+    plan = service.plan_from_inputs([episode_input(src, 1)], str(tmp_path / "vault"), action="hardlink")
+    res = service.apply_plan(db, plan)
+    monkeypatch.undo()
+    assert res.problems[0][2] == f"Input/output error: {plan.todo[0].dst}"  # not the handle's /proc path
+    if fileops.HAVE_PROC_FD:
+        assert written_at[0].startswith(fileops.PROC_FD + "/") and written_at[0].endswith(
+            "/" + Path(plan.todo[0].dst).name
+        )
+    assert src.exists()

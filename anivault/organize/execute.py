@@ -25,6 +25,7 @@ from anivault.errors import Interrupted
 from anivault.organize.fileops import (
     FAST_MOVES,
     HAVE_PROC_FD,
+    PROC_FD,
     FolderHandles,
     SourceChanged,
     SourceKept,
@@ -370,6 +371,9 @@ def finish(ledger: Ledger, op_id: int, stopped: str | None = None) -> RunSummary
 
 
 def _describe(exc: OSError, path: str, need: int | None = None) -> str:
+    where = exc.filename if isinstance(exc.filename, str) else None
+    if where is None or where.startswith(PROC_FD + "/"):
+        where = path  # a path through a folder handle means nothing to the user: name the target
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         try:
             free = shutil.disk_usage(os.path.dirname(path) or ".").free
@@ -380,8 +384,8 @@ def _describe(exc: OSError, path: str, need: int | None = None) -> str:
     if exc.errno == errno.EROFS:
         return "read-only filesystem"
     if exc.errno in (errno.EACCES, errno.EPERM):
-        return f"permission denied: {exc.filename or path}"
-    return f"{exc.strerror or exc}: {exc.filename or path}"
+        return f"permission denied: {where}"
+    return f"{exc.strerror or exc}: {where}"
 
 
 def _with_retries(item: LedgerItem, ctx: _Context) -> ItemResult:
