@@ -470,12 +470,13 @@ def _execute(item: LedgerItem, ctx: _Context) -> ItemResult:
     dst = item.dst
     if item.action == "move" and st.st_dev == ctx.dev_of(parent):
         # The common case, kept lean: one atomic no-clobber rename (inode, size and mtime unchanged).
+        at = ctx.pinned(dst)
         try:
-            method = move_same_device(item.src, ctx.pinned(dst))
+            method = move_same_device(item.src, at)
         except FileExistsError:
             pass  # the conflict policy below decides
         except SourceKept as kept:  # link made, source could not be unlinked: it is a hardlink now
-            return ItemResult(item, "done", str(kept), None, "hardlink", dst_st=os.lstat(ctx.pinned(dst)))
+            return ItemResult(item, "done", str(kept), None, "hardlink", dst_st=os.lstat(at))
         except OSError as exc:
             if exc.errno != errno.EXDEV:  # bind mounts of one device: _place copies instead
                 raise
@@ -552,6 +553,8 @@ def _place(item: LedgerItem, ctx: _Context, dst: str, st: os.stat_result) -> Ite
 
 def _unlink(item: LedgerItem, ctx: _Context) -> ItemResult:
     """Rollback of a copy, hardlink or symlink: remove it only if it is still what organize made."""
+    # Looked at by path first: pinning a missing folder would create it (a rollback recreates the folders
+    # it moves files back into).
     if lstat_or_none(item.dst) is None:
         return ItemResult(item, "done", "already gone")
     at = ctx.pinned(item.dst)  # checked, then removed, in the folder that was checked

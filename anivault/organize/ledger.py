@@ -318,19 +318,11 @@ class Ledger:
 
     def inverse_steps(self, op_id: int) -> list[Step]:
         """What rolling back run ``op_id`` would do (for --dry-run): the rows create_rollback writes."""
-        rows = self.conn.execute(
-            "SELECT seq, file_id, action, src, src_raw, dst, dst_raw, size, mtime_ns, dev, inode, undo_of"
-            f" FROM ({self._INVERSE}) ORDER BY seq",
-            {"of": op_id},
+        return _steps(
+            self.conn.execute(
+                f"SELECT {_STEP_COLS} FROM ({self._INVERSE}) ORDER BY seq", {"of": op_id}
+            ).fetchall()
         )
-        return [
-            Step(
-                r[0], r[2], decode_path(r[3], r[4]) if r[3] is not None else None, decode_path(r[5], r[6]),
-                Fingerprint(r[7], r[8], r[9], r[10]) if r[7] is not None else None, r[1],
-                "dir" if r[2] == "rmdir" else "file", r[11],
-            )
-            for r in rows
-        ]  # fmt: skip
 
     def create_rollback(self, op_id: int) -> int | None:
         """Write the rollback of run ``op_id`` with all its items `pending`, durably, in one transaction,
