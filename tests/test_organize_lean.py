@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from anivault.db.engine import Database, open_db
 from anivault.errors import Interrupted
-from anivault.organize import execute, fileops, service
+from anivault.organize import execute, fileops, ledger, service
 from anivault.organize.fileops import FolderHandles
 from anivault.organize.ledger import Ledger, folder_len
 from anivault.organize.plan import PlanInput
@@ -180,6 +180,74 @@ def test_rollback_dry_run_lists_exactly_what_the_rollback_writes(db: Database, t
     )
     assert written == [(s.seq, s.action, s.src, s.dst, s.fp.size if s.fp else None, s.undo_of) for s in steps]
     assert all(p.exists() for p in srcs) and not (tmp_path / "vault").exists()
+
+
+def _organized(db: Database, tmp_path: Path, *, action: str = "move") -> tuple[int, list[Path]]:
+    """A run to roll back: three videos, one with a name that is not UTF-8 (its paths go in `*_raw`)."""
+    src = tmp_path / "src"
+    odd = Path(os.fsdecode(os.fsencode(str(src / "d1")) + b"/[Grp] Frieren \xff - 03.mkv"))
+    paths = [
+        write(src / "d0" / "[Grp] Frieren - 01.mkv", "1"),
+        write(src / "d1" / "葬送のフリーレン 02.mkv", "2"),
+    ]
+    ids = index_rows(db, src, paths)
+    paths.append(write(odd, "3"))  # not in the index (its row would need path_raw): no file id
+    inputs = [indexed(p, n, i) for n, (p, i) in enumerate(zip(paths, ids, strict=False), 1)]
+    plan = service.plan_from_inputs([*inputs, episode_input(odd, 3)], str(tmp_path / "vault"), action=action)
+    res = service.apply_plan(db, plan)
+    assert res.status == "done", res
+    return res.op_id, paths
+
+
+@pytest.mark.parametrize("action", ["move", "hardlink"])
+def test_rollback_steps_read_beside_its_intent_are_the_items_it_wrote(
+    db: Database, tmp_path: Path, action: str
+) -> None:
+    op_id, _ = _organized(db, tmp_path, action=action)
+    with Ledger(db) as led:
+        created = led.create_rollback(op_id)
+        assert created is not None
+        new_id, steps = created
+        assert steps is not None, "a WAL database reads the steps beside the intent"
+        assert steps == list(led.pending_steps(new_id))
+        assert [s.action for s in steps] == ["move" if action == "move" else "unlink"] * 3 + ["rmdir"] * 3
+
+
+def test_rollback_reads_its_items_back_when_the_side_read_disagrees(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer changing the run between the two reads (AniVault's writer lock keeps its own out):
+    the counts differ, the side read is dropped, and the executor reads the items back from the ledger."""
+    op_id, paths = _organized(db, tmp_path)
+    real = ledger._StepReader.result
+    dropped: list[object] = []
+
+    def one_short(self: ledger._StepReader) -> list[Any] | None:
+        got = real(self)
+        dropped.append(got[-1] if got else None)
+        return got[:-1] if got else got
+
+    monkeypatch.setattr(ledger._StepReader, "result", one_short)
+    back = service.rollback(db, op_id)
+    assert dropped and dropped[0] is not None
+    # Had the short list been carried out, its last item (a folder) would still be pending.
+    assert not isinstance(back, list) and back.status == "done", back
+    assert all(p.exists() for p in paths) and not (tmp_path / "vault").exists()
+
+
+def test_rollback_without_wal_reads_its_items_after_the_intent(db: Database, tmp_path: Path) -> None:
+    """journal_mode=DELETE (a library on a network filesystem): a reader would hold up the intent's
+    commit, so there is no side read, and the rollback still restores everything."""
+    op_id, paths = _organized(db, tmp_path)
+    no_wal = dataclasses.replace(db, journal_mode="delete")
+    with Ledger(no_wal) as led:
+        created = led.create_rollback(op_id)
+        assert created is not None and created[1] is None
+        led.mark_pending(created[0], "aborted", "not attempted: test")
+        led.set_status(created[0], "interrupted")
+    back = service.rollback(no_wal, op_id)  # resumes the run written above, from its ledger rows
+    assert not isinstance(back, list) and back.status == "done", back
+    assert all(p.exists() for p in paths) and not (tmp_path / "vault").exists()
 
 
 def test_rolling_back_twice_writes_no_second_rollback_run(db: Database, tmp_path: Path) -> None:

@@ -237,12 +237,14 @@ def rollback(
             return run_operation(ledger, previous.id, RunOptions(), progress)
         if dry_run:
             return ledger.inverse_steps(op_id)
-        new_id = ledger.create_rollback(op_id)
-        if new_id is None:
+        with collector_paused():
+            created = ledger.create_rollback(op_id)
+        if created is None:
             if previous is not None:
                 return finish(ledger, previous.id)
             raise UsageError(
                 f"run {op_id} has nothing to undo", hint="see `anivault log show " + str(op_id) + "`"
             )
+        new_id, steps = created
         crashpoint("after_intent_commit")
-        return run_operation(ledger, new_id, RunOptions(), progress)
+        return run_operation(ledger, new_id, RunOptions(), progress, steps)
