@@ -279,12 +279,15 @@ def fast_move(
     rename = _renameat2_lean
     if rename is None:
         return False
-    sdir, _, sname = src.rpartition(os.sep)
-    ddir, _, dname = dst.rpartition(os.sep)
-    sdir, ddir = sdir or os.sep, ddir or os.sep
+    sep = os.sep
+    sdir, _, sname = src.rpartition(sep)
+    ddir, _, dname = dst.rpartition(sep)
+    sdir, ddir = sdir or sep, ddir or sep
     try:
-        sfd, _sdev = sources.get(sdir)
-        dfd, ddev = targets.get(ddir)
+        # The handles' own dicts first: a run meets the same folders item after item, and skipping the
+        # method call for a handle already open is a tenth of this function's Python time.
+        sfd, _sdev = sources._open.get(sdir) or sources.get(sdir)
+        dfd, ddev = targets._open.get(ddir) or targets.get(ddir)
         st = os.stat(sname, dir_fd=sfd, follow_symlinks=False)
     except OSError:
         return False
@@ -305,7 +308,8 @@ def fast_move(
     )
     if rc != 0:
         return False
-    crashpoint("after_publish")
+    if _crash.name is not None:  # crashpoint("after_publish"), without a call per file
+        _crash.hit("after_publish")
     touched.add(sdir)
     touched.add(ddir)
     return True

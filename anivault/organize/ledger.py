@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, cast
 
 from anivault.organize.fileops import Fingerprint
@@ -160,7 +161,9 @@ class _StepReader:
 
     def __init__(self, db: Database, op_id: int, inverse: str) -> None:
         self._conn = db.raw_connect(readonly=True)
-        self._sql = f"SELECT {_STEP_COLS} FROM ({inverse}) ORDER BY seq"
+        # No ORDER BY of its own: the inverse's (the run's seq, descending) is the steps' order already, and
+        # sorting again by the computed seq cost up to 0.2 s at 100,000 items. result() checks the order.
+        self._sql = f"SELECT {_STEP_COLS} FROM ({inverse})"
         self._op_id = op_id
         self._steps: list[Step] | None = None
         self._thread = threading.Thread(target=self._read, name="ledger-reader", daemon=True)
@@ -176,7 +179,10 @@ class _StepReader:
     def result(self) -> list[Step] | None:
         self._thread.join()
         self._conn.close()
-        return self._steps
+        steps = self._steps
+        if steps is not None and any(a.seq >= b.seq for a, b in pairwise(steps)):
+            steps.sort(key=lambda s: s.seq)  # SQLite kept no order from the subquery (it does today)
+        return steps
 
 
 class Ledger:
