@@ -235,6 +235,23 @@ def test_rollback_reads_its_items_back_when_the_side_read_disagrees(
     assert all(p.exists() for p in paths) and not (tmp_path / "vault").exists()
 
 
+def test_rollback_reads_its_items_back_when_the_side_read_cannot_open(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    op_id, paths = _organized(db, tmp_path)
+    opened: list[bool] = []
+
+    def refuse(*, readonly: bool = False) -> sqlite3.Connection:
+        opened.append(readonly)
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(db, "raw_connect", refuse)
+    back = service.rollback(db, op_id)
+    assert opened == [True]  # the side read was tried, failed, and the rollback went on without it
+    assert not isinstance(back, list) and back.status == "done", back
+    assert all(p.exists() for p in paths) and not (tmp_path / "vault").exists()
+
+
 def test_rollback_without_wal_reads_its_items_after_the_intent(db: Database, tmp_path: Path) -> None:
     """journal_mode=DELETE (a library on a network filesystem): a reader would hold up the intent's
     commit, so there is no side read, and the rollback still restores everything."""

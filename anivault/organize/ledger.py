@@ -157,10 +157,11 @@ def item_of_step(op_id: int, s: Step) -> LedgerItem:
 
 
 class _StepReader:
-    """Reads a rollback's steps (the inverse of a run) on its own connection and thread."""
+    """Reads a rollback's steps (the inverse of a run) on its own connection and thread. Any failure to
+    read leaves the result None: the executor then reads the items back from the ledger, as without WAL."""
 
     def __init__(self, db: Database, op_id: int, inverse: str) -> None:
-        self._conn = db.raw_connect(readonly=True)
+        self._db = db
         # No ORDER BY of its own: the inverse's (the run's seq, descending) is the steps' order already, and
         # sorting again by the computed seq cost up to 0.2 s at 100,000 items. result() checks the order.
         self._sql = f"SELECT {_STEP_COLS} FROM ({inverse})"
@@ -171,14 +172,19 @@ class _StepReader:
 
     def _read(self) -> None:
         try:
-            # Iterating the cursor builds each Step while SQLite finds the next row.
-            self._steps = _steps(self._conn.execute(self._sql, {"of": self._op_id}))
+            conn = self._db.raw_connect(readonly=True)
         except sqlite3.Error:
-            self._steps = None  # the executor reads the items back instead
+            return
+        try:
+            # Iterating the cursor builds each Step while SQLite finds the next row.
+            self._steps = _steps(conn.execute(self._sql, {"of": self._op_id}))
+        except sqlite3.Error:
+            self._steps = None
+        finally:
+            conn.close()
 
     def result(self) -> list[Step] | None:
         self._thread.join()
-        self._conn.close()
         steps = self._steps
         if steps is not None and any(a.seq >= b.seq for a, b in pairwise(steps)):
             steps.sort(key=lambda s: s.seq)  # SQLite kept no order from the subquery (it does today)
