@@ -11,6 +11,7 @@ import os
 import posixpath
 import signal
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -250,6 +251,41 @@ def test_rollback_reads_its_items_back_when_the_side_read_cannot_open(
     assert opened == [True]  # the side read was tried, failed, and the rollback went on without it
     assert not isinstance(back, list) and back.status == "done", back
     assert all(p.exists() for p in paths) and not (tmp_path / "vault").exists()
+
+
+def test_a_side_read_that_takes_its_snapshot_after_the_commit_is_not_used(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the intent's commit another writer could change the run before the side read looks: such a
+    read is dropped however it turns out, and the items are read back."""
+    op_id, paths = _organized(db, tmp_path)
+    real_connect = db.raw_connect
+    late: list[list[object] | None] = []
+
+    def slow(*, readonly: bool = False) -> sqlite3.Connection:
+        time.sleep(0.3)  # longer than the commit is made to wait below
+        return real_connect(readonly=readonly)
+
+    real_result = ledger._StepReader.result
+
+    def seen(self: ledger._StepReader) -> list[Any] | None:
+        got = real_result(self)
+        late.append(self._steps)  # what the read produced, used or not
+        return got
+
+    monkeypatch.setattr(db, "raw_connect", slow)
+    monkeypatch.setattr(ledger._StepReader, "SNAPSHOT_WAIT", 0.01)
+    monkeypatch.setattr(ledger._StepReader, "result", seen)
+    with Ledger(db) as led:
+        created = led.create_rollback(op_id)
+        assert created is not None and created[1] is None  # not used ...
+        assert late and late[0]  # ... though it read every step, after the commit
+        led.mark_pending(created[0], "aborted", "not attempted: test")
+        led.set_status(created[0], "interrupted")
+    monkeypatch.setattr(db, "raw_connect", real_connect)
+    back = service.rollback(db, op_id)
+    assert not isinstance(back, list) and back.status == "done", back
+    assert all(p.exists() for p in paths)
 
 
 def test_rollback_without_wal_reads_its_items_after_the_intent(db: Database, tmp_path: Path) -> None:

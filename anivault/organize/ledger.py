@@ -158,7 +158,10 @@ def item_of_step(op_id: int, s: Step) -> LedgerItem:
 
 class _StepReader:
     """Reads a rollback's steps (the inverse of a run) on its own connection and thread. Any failure to
-    read leaves the result None: the executor then reads the items back from the ledger, as without WAL."""
+    read, or a snapshot not taken in time, leaves the result None: the executor then reads the items back
+    from the ledger, as it does without WAL."""
+
+    SNAPSHOT_WAIT = 10.0  # seconds the intent's commit waits for the side read to take its snapshot
 
     def __init__(self, db: Database, op_id: int, inverse: str) -> None:
         self._db = db
@@ -167,6 +170,9 @@ class _StepReader:
         self._sql = f"SELECT {_STEP_COLS} FROM ({inverse})"
         self._op_id = op_id
         self._steps: list[Step] | None = None
+        self._snapshot = threading.Event()  # set once the read holds its snapshot (or gave up)
+        self._usable = False  # the read took its snapshot
+        self._late = False  # ... but not before the intent's commit
         self._thread = threading.Thread(target=self._read, name="ledger-reader", daemon=True)
         self._thread.start()
 
@@ -174,18 +180,30 @@ class _StepReader:
         try:
             conn = self._db.raw_connect(readonly=True)
         except sqlite3.Error:
+            self._snapshot.set()
             return
         try:
+            # One statement is one read transaction: its snapshot is fixed by the first step, in execute().
+            cur = conn.execute(self._sql, {"of": self._op_id})
+            self._usable = True
+            self._snapshot.set()
             # Iterating the cursor builds each Step while SQLite finds the next row.
-            self._steps = _steps(conn.execute(self._sql, {"of": self._op_id}))
+            self._steps = _steps(cur)
         except sqlite3.Error:
             self._steps = None
         finally:
+            self._snapshot.set()
             conn.close()
+
+    def hold_snapshot(self) -> None:
+        """Called inside the intent's transaction, before its commit: wait until the read has its snapshot
+        (then no other writer can have committed since the transaction took the write lock)."""
+        if not self._snapshot.wait(self.SNAPSHOT_WAIT):
+            self._late = True  # the read may start after the commit: not used, whatever it returns
 
     def result(self) -> list[Step] | None:
         self._thread.join()
-        steps = self._steps
+        steps = self._steps if self._usable and not self._late else None
         if steps is not None and any(a.seq >= b.seq for a, b in pairwise(steps)):
             steps.sort(key=lambda s: s.seq)  # SQLite kept no order from the subquery (it does today)
         return steps
@@ -368,13 +386,16 @@ class Ledger:
         Returns the new run's id and, where the database is in WAL mode, its items as Steps, read by a
         second connection while the intent is written: the insert is one SQLite statement that runs without
         Python's lock, so building 100,000 Steps beside it costs the run no time (read after it, they were
-        0.3 s before the first rename, scripts/bench_organize.py). Both read the same rows of run
-        ``op_id`` (the writer lock keeps every other writer out; the counts are compared, and on any
-        difference the steps are None and the executor reads the items back). Taking them from the
-        insert with RETURNING was slower still: 0.7 s."""
-        reader = _StepReader(self.db, op_id, self._INVERSE) if self.db.journal_mode == "wal" else None
+        0.3 s before the first rename, scripts/bench_organize.py). The side read starts once this
+        transaction holds the write lock and its snapshot is taken before the commit, so no other writer can
+        commit in between: both read the same rows of run ``op_id``. (The counts are still compared; on
+        any difference, or when the side read fails, the steps are None and the executor reads the items
+        back.) Taking them from the insert with RETURNING was slower still: 0.7 s."""
+        reader: _StepReader | None = None
         try:
             with self.intent_tx() as c:
+                if self.db.journal_mode == "wal":
+                    reader = _StepReader(self.db, op_id, self._INVERSE)
                 cur = c.execute(
                     "INSERT INTO operations (kind, status, dest, args, undo_of, total, created_at)"
                     " VALUES ('rollback', 'running', NULL, ?, ?, 0, ?)",
@@ -393,6 +414,8 @@ class Ledger:
                     c.execute("DELETE FROM operations WHERE id=?", (new_id,))
                     return None
                 c.execute("UPDATE operations SET total=? WHERE id=?", (total, new_id))
+                if reader is not None:
+                    reader.hold_snapshot()  # taken before this commit, or the side read is not used
         finally:
             steps = reader.result() if reader is not None else None
         return new_id, (steps if steps is not None and len(steps) == total else None)
