@@ -521,3 +521,16 @@ def test_a_second_ctrl_c_stops_at_once_and_recovery_settles_the_move_in_hand(
     assert disk_agrees_with_ledger(db, op_id) == {"done": 8}
     service.rollback(db, op_id)
     assert files_under(tmp_path / "src") == {f"ep{n}.mkv": f"episode {n}".encode() for n in range(1, 9)}
+
+
+def test_the_writer_page_cache_is_given_back_to_the_pool(db: Database) -> None:
+    """The batch writer's 64 MB page cache lasts as long as its Ledger: the pooled connection gets the
+    default back (and frees the pages) for whoever uses it next."""
+    with Ledger(db) as plain:
+        default = plain.conn.execute("PRAGMA cache_size").fetchone()[0]
+    led = Ledger(db, check_foreign_keys=False, cache_kib=execute.WRITER_CACHE_KIB)
+    conn = led.conn
+    assert conn.execute("PRAGMA cache_size").fetchone()[0] == -execute.WRITER_CACHE_KIB
+    led.close()
+    assert conn.execute("PRAGMA cache_size").fetchone()[0] == default
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1

@@ -212,10 +212,13 @@ class _StepReader:
 class Ledger:
     """One connection to the ledger with synchronous=FULL for as long as it is open."""
 
-    def __init__(self, db: Database, *, check_foreign_keys: bool = True) -> None:
+    def __init__(
+        self, db: Database, *, check_foreign_keys: bool = True, cache_kib: int | None = None
+    ) -> None:
         """``check_foreign_keys=False`` is for the executor's batch writer only: its commits set no foreign
         key but `files.root_id`, which it reads from `roots` itself, and with enforcement on SQLite spent
         about 22 of the 29 µs each moved file's `files` update cost (scripts/bench_organize.py, 20k files).
+        ``cache_kib`` sets the connection's page cache until close (the batch writer's, see execute.py).
         """
         self.db = db
         self._raw = db.engine.raw_connection()
@@ -226,6 +229,10 @@ class Ledger:
         self._check_fk = check_foreign_keys
         if not check_foreign_keys:
             self.conn.execute("PRAGMA foreign_keys=OFF")
+        self._cache: int | None = None  # the pool's setting, put back on close (which frees the pages)
+        if cache_kib is not None:
+            self._cache = int(self.conn.execute("PRAGMA cache_size").fetchone()[0])
+            self.conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
         self._roots: list[tuple[int, str]] | None = None
 
     def close(self) -> None:
@@ -233,6 +240,8 @@ class Ledger:
             self.conn.execute("PRAGMA synchronous=NORMAL")
             if not self._check_fk:
                 self.conn.execute("PRAGMA foreign_keys=ON")
+            if self._cache is not None:
+                self.conn.execute(f"PRAGMA cache_size={self._cache}")
         finally:
             self._raw.close()
 
