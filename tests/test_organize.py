@@ -118,7 +118,7 @@ def test_destination_inside_source_is_refused(run_cli: RunCli, lib: object) -> N
 def test_bad_option_values_are_one_line_errors(run_cli: RunCli, lib: object) -> None:
     for args in (("--action", "teleport"), ("--conflict", "clobber"), ("--template", "{title}/{nope}")):
         res = cli(run_cli, lib, "organize", "--dest", lib.dest, *args)  # type: ignore[attr-defined]
-        assert res.exit_code != 0 and res.stderr.startswith("error:") and "hint:" in res.stderr
+        assert res.exit_code == 2 and res.stderr.startswith("error:") and "hint:" in res.stderr
         assert "Traceback" not in res.stderr
 
 

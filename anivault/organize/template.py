@@ -11,7 +11,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from anivault.errors import AniVaultError
+from anivault.errors import UsageError
 from anivault.organize.safename import safe_component
 
 FIELDS = (
@@ -50,8 +50,8 @@ _EMPTY_BRACKETS = re.compile(r"\s*(\(\s*\)|\[\s*\]|\{\s*\})")
 _DANGLING_DASH = re.compile(r"(\s+-)+\s*(?=\.[A-Za-z0-9]+$)|(\s+-)+\s*$")
 
 
-class TemplateError(AniVaultError):
-    """A naming template that cannot be used."""
+class TemplateError(UsageError):
+    """A naming template that cannot be used: bad input, so exit code 2 like any other bad option."""
 
 
 class EpisodeNumber:
