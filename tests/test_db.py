@@ -201,3 +201,25 @@ def test_head_constant_matches_the_migration_scripts() -> None:
     from anivault.db.migrate import HEAD
 
     assert head_revision() == HEAD
+
+
+def test_move_detection_by_size_and_name_uses_the_size_index(tmp_path: Path) -> None:
+    """Migration 0007 indexes `files` by size alone (a move keeps the size, so organize's renames leave the
+    index alone); the index stage's lookup by size and name must still be an index search, not a scan."""
+    db = open_db(tmp_path / "library.db")
+    try:
+        conn = db.raw_connect(readonly=True)
+        try:
+            plan = conn.execute(
+                "EXPLAIN QUERY PLAN SELECT f.id, f.name, f.path, f.path_raw, p.parser_version FROM files f"
+                " LEFT JOIN parses p ON p.file_id=f.id WHERE f.size=? AND f.name=?",
+                (1, "x.mkv"),
+            ).fetchall()
+            names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name='files'")}
+        finally:
+            conn.close()
+    finally:
+        db.close()
+    details = " | ".join(str(r[3]) for r in plan)
+    assert "SEARCH f USING INDEX ix_files_size (size=?)" in details, details
+    assert "ix_files_size_name" not in names

@@ -117,6 +117,24 @@ def test_touch_edit_rename_move_delete_restore(run_cli: RunCli, library: Path, a
     assert rows(db, "SELECT count(*) FROM files")[0][0] == 9  # no duplicates anywhere
 
 
+def test_a_file_copied_elsewhere_and_deleted_is_found_by_size_and_name(
+    run_cli: RunCli, library: Path, anivault_home: Path
+) -> None:
+    """A move across filesystems is a copy and a delete: a new inode, so the index finds the file by its size
+    and name (the `ix_files_size` lookup, migration 0007) and keeps its id."""
+    index(run_cli, library)
+    db = db_at(anivault_home)
+    ep1 = library / "Frieren" / FRIEREN.format(1)
+    (fid,) = rows(db, "SELECT id FROM files WHERE path = ?", str(ep1))[0]
+    (library / "Elsewhere").mkdir()
+    copy = library / "Elsewhere" / ep1.name
+    copy.write_bytes(ep1.read_bytes())  # a new inode with the same size and name
+    ep1.unlink()
+    rep = index(run_cli, library)
+    assert (rep["moved"], rep["new"], rep["missing"]) == (1, 0, 0)
+    assert rows(db, "SELECT id, status FROM files WHERE path = ?", str(copy)) == [(fid, "present")]
+
+
 def test_deleted_folder_goes_missing_and_reparse_flag(
     run_cli: RunCli, library: Path, anivault_home: Path
 ) -> None:
