@@ -214,18 +214,19 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="anivault-bench-", dir=opts.dir))
     try:
         src, dest = work / "src", work / "vault"
-        made = make_files(src, n)
-        # File k of the tree is episode k % 1000 + 1 of show k // 1000, whatever its library id.
-        episode = {p: k for k, p in enumerate(made)}
-        paths = walk_order(src) if opts.ids == "walk" else made
+        made = make_files(src, n)  # file k is episode k % 1000 + 1 of show k // 1000
+        # Library ids: the index gives them in its walk's order. The plan lists the files show by show,
+        # episode by episode either way (the order of its targets), so only the ids differ.
+        order = walk_order(src) if opts.ids == "walk" else made
+        file_id = {p: i + 1 for i, p in enumerate(order)}
         inputs = [
             PlanInput(
-                i + 1, str(p), Fingerprint.of(os.lstat(p)), f"Show {k // 1000}", 1000 + k // 1000, "tv", "mkv",
-                year=2020, season=1 + (k % 1000) // 100, episode=k % 1000 + 1,
+                file_id[p], str(p), Fingerprint.of(os.lstat(p)), f"Show {k // 1000}", 1000 + k // 1000, "tv",
+                "mkv", year=2020, season=1 + (k % 1000) // 100, episode=k % 1000 + 1,
             )
-            for i, p in enumerate(paths)
-            for k in (episode[p],)
+            for k, p in enumerate(made)
         ]  # fmt: skip
+        paths = order  # add_library_rows numbers them in this order
         t = time.perf_counter()
         plan = service.plan_from_inputs(inputs, str(dest))
         t_plan = time.perf_counter() - t

@@ -164,10 +164,10 @@ class BatchWriter:
     """
 
     def __init__(self, ledger: Ledger) -> None:
-        # A batch moves files whose library ids lie all over `files` (ids follow the index's walk, a plan
-        # follows the targets): with SQLite's default 2 MB page cache each batch re-read and spilled most of
-        # the table and its indexes. 64 MB, taken only as pages are used: 100k moves with ids in walk
-        # order 3.0x -> 2.6x (apply) and 3.5x -> 2.8x (rollback) of the bare loop (scripts/bench_organize.py).
+        # A batch moves files whose rows and index entries can lie all over `files` (ids follow the index's
+        # walk, a plan follows the targets): with SQLite's default 2 MB page cache each batch re-read and
+        # spilled most of them. 64 MB, taken only as pages are used: 100k moves 3.0x -> 2.6x (apply) and
+        # 3.5x -> 2.8x (rollback) of the bare loop where they did (docs/organize.md, the first walk layout).
         self._ledger = Ledger(ledger.db, check_foreign_keys=False, cache_kib=WRITER_CACHE_KIB)
         self._queue: queue.Queue[Batch | None] = queue.Queue(maxsize=4)
         self._error: BaseException | None = None
