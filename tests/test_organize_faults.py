@@ -20,7 +20,7 @@ import pytest
 from crash_organize import cross_device_dir, episode_input, ledger_rows, write
 
 from anivault.db.engine import Database, open_db
-from anivault.errors import AniVaultError
+from anivault.errors import AniVaultError, UsageError
 from anivault.organize import execute, fileops, service
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -407,8 +407,14 @@ def test_a_folder_swapped_for_a_symlink_during_the_run_is_never_written_through(
         else:
             assert Path(str(src)).read_text() == episode and not Path(str(dst)).exists()
     # And the run rolls back through the same handles: every source as it was, nothing left in the folder.
-    back = service.rollback(db, res.op_id)
-    assert not isinstance(back, list) and back.status == "done", back
+    # Under load the race can refuse every item (each handle's open, stat and readlink let the swapper run
+    # in between, Python's lock hands over at each call): then there is nothing to undo, and nothing lost.
+    if any(state == "done" for _s, _d, state in items):
+        back = service.rollback(db, res.op_id)
+        assert not isinstance(back, list) and back.status == "done", back
+    else:
+        with pytest.raises(UsageError, match="nothing to undo"):
+            service.rollback(db, res.op_id)
     assert all(p.read_text() == f"episode {n}" for n, p in enumerate(srcs, 1))
     assert not season.exists() or list(season.iterdir()) == []
 
