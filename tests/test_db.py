@@ -190,7 +190,7 @@ def test_two_index_processes_at_once_stay_consistent(tmp_path: Path, anivault_ho
     # The second either waited and found everything unchanged, or stopped with the busy message.
     assert codes in ([0, 0], [0, 4]), outs
     if codes == [0, 4]:
-        assert any("another AniVault" in err for _, err in outs)
+        assert any("another AniVault" in err for _, err in outs), outs
     conn = sqlite3.connect(anivault_home / "data" / "library.db")
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert conn.execute("SELECT count(*), count(DISTINCT path) FROM files").fetchone() == (1000, 1000)
