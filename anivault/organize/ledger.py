@@ -177,12 +177,9 @@ class _StepReader:
         self._thread.start()
 
     def _read(self) -> None:
+        conn: sqlite3.Connection | None = None
         try:
             conn = self._db.raw_connect(readonly=True)
-        except sqlite3.Error:
-            self._snapshot.set()
-            return
-        try:
             # One statement is one read transaction: its snapshot is fixed by the first step, in execute().
             cur = conn.execute(self._sql, {"of": self._op_id})
             self._usable = True
@@ -192,8 +189,9 @@ class _StepReader:
         except sqlite3.Error:
             self._steps = None
         finally:
-            self._snapshot.set()
-            conn.close()
+            self._snapshot.set()  # also when the read failed: the commit need not wait for it
+            if conn is not None:
+                conn.close()
 
     def hold_snapshot(self) -> None:
         """Called inside the intent's transaction, before its commit: wait until the read has its snapshot
