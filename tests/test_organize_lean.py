@@ -11,6 +11,7 @@ import os
 import posixpath
 import signal
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -301,6 +302,54 @@ def test_rollback_without_wal_reads_its_items_after_the_intent(db: Database, tmp
     back = service.rollback(no_wal, op_id)  # resumes the run written above, from its ledger rows
     assert not isinstance(back, list) and back.status == "done", back
     assert all(p.exists() for p in paths) and not (tmp_path / "vault").exists()
+
+
+@lean_only
+def test_a_writer_behind_commits_the_waiting_batches_together(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group commit: the writer is held at its first batch until the run has queued four more; it then
+    commits those four in one transaction, and every item and library row still ends right."""
+    src = tmp_path / "src"
+    paths = [write(src / f"d{n % 2}" / f"[Grp] Frieren - {n:02d}.mkv", f"ep {n}") for n in range(1, 13)]
+    ids = index_rows(db, src, paths)
+    monkeypatch.setattr(execute, "BATCH", 2)
+    queued, puts = threading.Event(), [0]
+    put, sync, record = execute.BatchWriter.put, execute.sync_folders, Ledger.record
+
+    def counted_put(self: execute.BatchWriter, batch: execute.Batch) -> None:
+        put(self, batch)
+        puts[0] += 1
+        if puts[0] == 5:  # the first is in the writer's hands, four wait in its queue
+            queued.set()
+
+    def held_sync(folders: set[str]) -> None:
+        assert queued.wait(30), "the run never queued four batches behind the first"
+        sync(folders)
+
+    sizes: list[int] = []
+
+    def sized_record(self: Ledger, results: Any, plain: Any = ()) -> None:
+        sizes.append(len(results) + sum(hi - lo + 1 for _op, lo, hi in plain))
+        record(self, results, plain)
+
+    monkeypatch.setattr(execute.BatchWriter, "put", counted_put)
+    monkeypatch.setattr(execute, "sync_folders", held_sync)
+    monkeypatch.setattr(Ledger, "record", sized_record)
+    plan = service.plan_from_inputs(
+        [indexed(p, n, i) for n, (p, i) in enumerate(zip(paths, ids, strict=True), 1)],
+        str(tmp_path / "vault"),
+    )
+    res = service.apply_plan(db, plan)
+    assert res.status == "done"
+    total = ledger_rows(db.path, "SELECT count(*) FROM operation_items WHERE op_id=?", res.op_id)[0][0]
+    assert sum(sizes) == total and len(plan.todo) == 12
+    assert sizes[0] == 2 and 8 in sizes[1:], sizes  # batch 1 alone, then batches 2-5 in one commit
+    assert ledger_rows(db.path, "SELECT DISTINCT state FROM operation_items WHERE op_id=?", res.op_id) == [
+        ("done",)
+    ]
+    rows = file_rows(db)
+    assert all(rows[m.file_id or 0][0] == m.dst for m in plan.todo)
 
 
 def test_rolling_back_twice_writes_no_second_rollback_run(db: Database, tmp_path: Path) -> None:
