@@ -107,6 +107,21 @@ def test_plan_file_edit_and_stale_items(run_cli: RunCli, lib: object, tmp_path: 
     assert items[edited["src"]]["note"] == "source missing"
 
 
+def test_plan_file_with_a_bad_library_id_is_refused(run_cli: RunCli, lib: object, tmp_path: Path) -> None:
+    plan_path = tmp_path / "plan.json"
+    res = cli(run_cli, lib, "organize", "--dest", lib.dest, "--plan", plan_path)  # type: ignore[attr-defined]
+    assert res.exit_code == 0, res.stderr
+    data = json.loads(plan_path.read_text())
+    sources = [Path(i["src"]) for i in data["items"]]
+    for bad, message in (("7", "is not a whole number"), (987654, "987654 that the library no longer has")):
+        data["items"][0]["file_id"] = bad
+        plan_path.write_text(json.dumps(data))
+        res = cli(run_cli, lib, "organize", "--from-plan", plan_path, "--apply")
+        assert res.exit_code == 2 and message in res.stderr and "hint:" in res.stderr, res.stderr
+        assert "Traceback" not in res.stderr and all(p.exists() for p in sources)
+    assert ledger_rows(lib.db, "SELECT count(*) FROM operations") == [(0,)]  # type: ignore[attr-defined]
+
+
 def test_destination_inside_source_is_refused(run_cli: RunCli, lib: object) -> None:
     res = cli(run_cli, lib, "organize", "--dest", lib.src / "Vault", "--apply")  # type: ignore[attr-defined]
     assert res.exit_code == 2 and "inside the source folder" in res.stderr

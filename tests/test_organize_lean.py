@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from anivault.db.engine import Database, open_db
-from anivault.errors import Interrupted
+from anivault.errors import Interrupted, UsageError
 from anivault.organize import execute, fileops, ledger, service
 from anivault.organize.fileops import FolderHandles
 from anivault.organize.ledger import Ledger, folder_len
@@ -583,3 +583,37 @@ def test_the_writer_page_cache_is_given_back_to_the_pool(db: Database) -> None:
     led.close()
     assert conn.execute("PRAGMA cache_size").fetchone()[0] == default
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_an_intent_checks_file_ids_itself_and_puts_the_connection_back(db: Database, tmp_path: Path) -> None:
+    """The intent runs with SQLite's foreign key check off (it proves the `files` ids itself, in order) and
+    a bigger page cache: a plan naming a row the library no longer has is refused with nothing written,
+    and afterwards the connection has its key check and cache back."""
+    a, b = write(tmp_path / "src" / "ep1.mkv", "1"), write(tmp_path / "src" / "ep2.mkv", "2")
+    (known,) = index_rows(db, tmp_path / "src", [a])
+    plan = service.plan_from_inputs(
+        [indexed(a, 1, known), indexed(b, 2, known + 41)], str(tmp_path / "vault")
+    )
+    steps = service.expand_steps(plan.moves, "t")
+    with Ledger(db) as led:
+        conn = led.conn
+        settings = (
+            conn.execute("PRAGMA cache_size").fetchone()[0],
+            conn.execute("PRAGMA foreign_keys").fetchone()[0],
+        )
+        with pytest.raises(UsageError, match=f"file id\\(s\\) {known + 41} that the library no longer has"):
+            led.create_operation("organize", str(tmp_path / "vault"), {}, steps)
+        assert (
+            conn.execute("PRAGMA cache_size").fetchone()[0],
+            conn.execute("PRAGMA foreign_keys").fetchone()[0],
+        ) == settings
+        assert settings[1] == 1
+        assert ledger_rows(db.path, "SELECT count(*) FROM operations") == [(0,)]
+        good = [s for s in steps if s.file_id != known + 41]
+        op_id = led.create_operation("organize", str(tmp_path / "vault"), {}, good)
+        assert (
+            conn.execute("PRAGMA cache_size").fetchone()[0],
+            conn.execute("PRAGMA foreign_keys").fetchone()[0],
+        ) == settings
+    assert ledger_rows(db.path, "SELECT count(*) FROM operation_items WHERE op_id=?", op_id) == [(len(good),)]
+    assert a.exists() and b.exists()  # an intent touches no file

@@ -82,12 +82,15 @@ def read_plan(path: str) -> tuple[dict[str, Any], list[Move]]:
     for n, it in enumerate(data.get("items") or [], 1):
         try:
             fp = it["fingerprint"]
+            file_id = it.get("file_id")
+            if file_id is not None and (not isinstance(file_id, int) or isinstance(file_id, bool)):
+                raise ValueError(f"file_id {file_id!r} is not a whole number")
             move = Move(
                 src=str(it["src"]),
                 dst=os.path.normpath(str(it["dst"])),
                 action=str(it.get("action") or data.get("action") or "move"),
                 kind=str(it.get("kind") or "video"),
-                file_id=it.get("file_id"),
+                file_id=file_id,
                 fp=Fingerprint(int(fp["size"]), int(fp["mtime_ns"]), int(fp["dev"]), int(fp["inode"])),
             )
         except (KeyError, TypeError, ValueError) as exc:
