@@ -223,3 +223,26 @@ def test_move_detection_by_size_and_name_uses_the_size_index(tmp_path: Path) -> 
     details = " | ".join(str(r[3]) for r in plan)
     assert "SEARCH f USING INDEX ix_files_size (size=?)" in details, details
     assert "ix_files_size_name" not in names
+
+
+def test_an_organize_move_changes_only_the_path_and_folder_indexes(tmp_path: Path) -> None:
+    """Every `files` index an organize move touches costs each moved file's row update a few µs (the
+    batch writer sets the pace at 100k moves). A move changes path, dir, name and root_id: only the path
+    and dir indexes may hold those (migration 0008 dropped `(root_id, status)`, which no query used)."""
+    db = open_db(tmp_path / "library.db")
+    try:
+        conn = db.raw_connect(readonly=True)
+        try:
+            indexed = {
+                (r[0], tuple(c[2] for c in conn.execute(f"PRAGMA index_info('{r[0]}')")))
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='files'"
+                )
+            }
+        finally:
+            conn.close()
+    finally:
+        db.close()
+    moved = {"path", "dir", "name", "root_id"}
+    touched = {name for name, cols in indexed if moved & set(cols)}
+    assert touched == {"sqlite_autoindex_files_1", "ix_files_dir"}, indexed

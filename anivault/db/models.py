@@ -85,7 +85,6 @@ class File(Base):
     __table_args__ = (
         Index("ix_files_dev_inode", "dev", "inode"),
         Index("ix_files_size", "size"),  # move detection: size = ? AND name = ? (migration 0007)
-        Index("ix_files_root_status", "root_id", "status"),
         Index("ix_files_video_id", "video_id"),
         Index("ix_files_dir", "dir"),
     )
