@@ -577,9 +577,9 @@ def test_the_writer_page_cache_is_given_back_to_the_pool(db: Database) -> None:
     default back (and frees the pages) for whoever uses it next."""
     with Ledger(db) as plain:
         default = plain.conn.execute("PRAGMA cache_size").fetchone()[0]
-    led = Ledger(db, check_foreign_keys=False, cache_kib=execute.WRITER_CACHE_KIB)
+    led = Ledger(db, check_foreign_keys=False, cache_kib=ledger.RUN_CACHE_KIB)
     conn = led.conn
-    assert conn.execute("PRAGMA cache_size").fetchone()[0] == -execute.WRITER_CACHE_KIB
+    assert conn.execute("PRAGMA cache_size").fetchone()[0] == -ledger.RUN_CACHE_KIB
     led.close()
     assert conn.execute("PRAGMA cache_size").fetchone()[0] == default
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -597,23 +597,21 @@ def test_an_intent_checks_file_ids_itself_and_puts_the_connection_back(db: Datab
     steps = service.expand_steps(plan.moves, "t")
     with Ledger(db) as led:
         conn = led.conn
-        settings = (
-            conn.execute("PRAGMA cache_size").fetchone()[0],
-            conn.execute("PRAGMA foreign_keys").fetchone()[0],
-        )
+
+        def settings() -> tuple[int, int]:
+            return (
+                conn.execute("PRAGMA cache_size").fetchone()[0],
+                conn.execute("PRAGMA foreign_keys").fetchone()[0],
+            )
+
+        before = settings()
         with pytest.raises(UsageError, match=f"file id\\(s\\) {known + 41} that the library no longer has"):
             led.create_operation("organize", str(tmp_path / "vault"), {}, steps)
-        assert (
-            conn.execute("PRAGMA cache_size").fetchone()[0],
-            conn.execute("PRAGMA foreign_keys").fetchone()[0],
-        ) == settings
-        assert settings[1] == 1
+        assert settings() == before
+        assert before[1] == 1
         assert ledger_rows(db.path, "SELECT count(*) FROM operations") == [(0,)]
         good = [s for s in steps if s.file_id != known + 41]
         op_id = led.create_operation("organize", str(tmp_path / "vault"), {}, good)
-        assert (
-            conn.execute("PRAGMA cache_size").fetchone()[0],
-            conn.execute("PRAGMA foreign_keys").fetchone()[0],
-        ) == settings
+        assert settings() == before
     assert ledger_rows(db.path, "SELECT count(*) FROM operation_items WHERE op_id=?", op_id) == [(len(good),)]
     assert a.exists() and b.exists()  # an intent touches no file

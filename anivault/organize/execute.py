@@ -38,7 +38,7 @@ from anivault.organize.fileops import (
     sync_folders,
     through_handle,
 )
-from anivault.organize.ledger import ItemResult, Ledger, LedgerItem, item_of_step
+from anivault.organize.ledger import RUN_CACHE_KIB, ItemResult, Ledger, LedgerItem, item_of_step
 from anivault.organize.plan import Step, numbered
 
 # A batch ends with one syncfs per filesystem (a journal commit that stalls concurrent renames) and one
@@ -48,7 +48,6 @@ BATCH_SECONDS = 2.0
 # A file held open elsewhere (Windows sharing violation, EBUSY): retry with backoff, then report it.
 RETRY_DELAYS = (0.5, 1.0, 2.0)
 STOP_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT}
-WRITER_CACHE_KIB = 65536  # the batch writer's SQLite page cache (see BatchWriter)
 
 
 @dataclass(slots=True)
@@ -168,7 +167,7 @@ class BatchWriter:
         # walk, a plan follows the targets): with SQLite's default 2 MB page cache each batch re-read and
         # spilled most of them. 64 MB, taken only as pages are used: 100k moves 3.0x -> 2.6x (apply) and
         # 3.5x -> 2.8x (rollback) of the bare loop where they did (docs/organize.md, the first walk layout).
-        self._ledger = Ledger(ledger.db, check_foreign_keys=False, cache_kib=WRITER_CACHE_KIB)
+        self._ledger = Ledger(ledger.db, check_foreign_keys=False, cache_kib=RUN_CACHE_KIB)
         self._queue: queue.Queue[Batch | None] = queue.Queue(maxsize=4)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
@@ -200,12 +199,9 @@ class BatchWriter:
                     crashpoint("before_dir_fsync")
                     sync_folders(folders)
                 crashpoint("before_done_commit")
-                if len(batches) == 1:
-                    self._ledger.record(batches[0].results, batches[0].plain)
-                else:
-                    self._ledger.record(
-                        [r for b in batches for r in b.results], [p for b in batches for p in b.plain]
-                    )
+                self._ledger.record(
+                    [r for b in batches for r in b.results], [p for b in batches for p in b.plain]
+                )
             except BaseException as exc:  # surfaced to the run's thread at the next put/close
                 self._error = exc
 

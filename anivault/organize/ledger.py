@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from anivault.db.engine import Database
 
 CHUNK = 5000
-INTENT_CACHE_KIB = 65536  # a run's intent transaction's SQLite page cache, as the batch writer's (intent_tx)
+RUN_CACHE_KIB = 65536  # SQLite page cache of a run's intent transaction (intent_tx) and of its batch writer
 
 
 def now() -> str:
@@ -277,7 +277,7 @@ class Ledger:
         pages = self.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
         cache = int(self.conn.execute("PRAGMA cache_size").fetchone()[0])
         self.conn.execute("PRAGMA wal_autocheckpoint=0")
-        self.conn.execute(f"PRAGMA cache_size=-{INTENT_CACHE_KIB}")
+        self.conn.execute(f"PRAGMA cache_size=-{RUN_CACHE_KIB}")
         unchecked = keys_proven and self._check_fk
         if unchecked:
             self.conn.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction: set before BEGIN
