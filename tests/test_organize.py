@@ -97,6 +97,9 @@ def test_plan_file_edit_and_stale_items(run_cli: RunCli, lib: object, tmp_path: 
     res = cli(run_cli, lib, "organize", "--from-plan", plan_path, "--apply", "--json")
     out = json.loads(res.stdout)
     assert out["status"] == "done", out
+    refused = {r["src"]: r for r in out["refused"]}  # the applied run names what it left alone, and why
+    assert refused[str(stale_src)]["status"] == "stale" and "changed since" in refused[str(stale_src)]["note"]
+    assert "outside dest" in refused[escaping["src"]]["note"]
     assert Path(edited["dst"]).exists()
     assert stale_src.exists() and not (lib.dest.parent / "outside.mkv").exists()  # type: ignore[attr-defined]
     # a dry run of the same plan names the stale items and why
@@ -120,6 +123,13 @@ def test_plan_file_with_a_bad_library_id_is_refused(run_cli: RunCli, lib: object
         assert res.exit_code == 2 and message in res.stderr and "hint:" in res.stderr, res.stderr
         assert "Traceback" not in res.stderr and all(p.exists() for p in sources)
     assert ledger_rows(lib.db, "SELECT count(*) FROM operations") == [(0,)]  # type: ignore[attr-defined]
+    # Every item stale: the apply says so, item by item, instead of "every file is already in place".
+    for item in data["items"]:
+        item["file_id"], item["fingerprint"]["inode"] = None, 1
+    plan_path.write_text(json.dumps(data))
+    res = cli(run_cli, lib, "organize", "--from-plan", plan_path, "--apply")
+    assert res.exit_code == 0 and "already in place" not in res.stdout + res.stderr
+    assert "item(s) left alone" in res.stdout + res.stderr and "stale: " in res.stdout + res.stderr
 
 
 def test_destination_inside_source_is_refused(run_cli: RunCli, lib: object) -> None:

@@ -175,6 +175,8 @@ def _report(summary: RunSummary, json_out: bool, plan: OrganizePlan | None = Non
     from anivault.cli.common import emit_json, say
     from anivault.errors import AniVaultError
 
+    # Plan items that never reached the run (stale, skipped, identical...): the reason each was left alone.
+    refused = [m for m in plan.moves if m.status not in ("todo", "noop")] if plan is not None else []
     if json_out:
         emit_json(
             {
@@ -183,12 +185,19 @@ def _report(summary: RunSummary, json_out: bool, plan: OrganizePlan | None = Non
                 "status": summary.status,
                 "counts": summary.counts,
                 "problems": [{"src": s, "dst": d, "note": n} for s, d, n in summary.problems],
+                "refused": [{"src": m.src, "status": m.status, "note": m.note} for m in refused],
                 "stopped": summary.stopped,
             }
         )
     else:
+        for m in refused:
+            say(f"  {m.status}: {m.src} ({m.note})")
         if summary.op_id == 0:
-            say("nothing to do: every file is already in place")
+            say(
+                f"nothing to do: {len(refused)} item(s) left alone, listed above"
+                if refused
+                else "nothing to do: every file is already in place"
+            )
             return
         parts = ", ".join(f"{n} {state}" for state, n in sorted(summary.counts.items()))
         say(f"run {summary.op_id} ({summary.kind}): {summary.status}: {parts}")
