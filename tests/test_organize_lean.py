@@ -27,7 +27,7 @@ from anivault.errors import Interrupted, UsageError
 from anivault.organize import execute, fileops, ledger, service
 from anivault.organize.fileops import FolderHandles
 from anivault.organize.ledger import Ledger, folder_len
-from anivault.organize.plan import PlanInput
+from anivault.organize.plan import PlanInput, Step
 
 lean_only = pytest.mark.skipif(not fileops.FAST_MOVES, reason="the lean path needs renameat2 (Linux)")
 
@@ -573,19 +573,25 @@ def test_a_second_ctrl_c_stops_at_once_and_recovery_settles_the_move_in_hand(
 
 
 def test_the_writer_page_cache_is_given_back_to_the_pool(db: Database) -> None:
-    """The batch writer's 64 MB page cache lasts as long as its Ledger: the pooled connection gets the
-    default back (and frees the pages) for whoever uses it next."""
+    """The batch writer's 64 MB page cache and in-memory temporary data last as long as its Ledger: the
+    pooled connection gets the defaults back (and frees the pages) for whoever uses it next."""
     with Ledger(db) as plain:
         default = plain.conn.execute("PRAGMA cache_size").fetchone()[0]
+        default_temp = plain.conn.execute("PRAGMA temp_store").fetchone()[0]
     led = Ledger(db, check_foreign_keys=False, cache_kib=ledger.RUN_CACHE_KIB)
     conn = led.conn
     assert conn.execute("PRAGMA cache_size").fetchone()[0] == -ledger.RUN_CACHE_KIB
+    assert conn.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
+    assert default_temp != 2
     led.close()
     assert conn.execute("PRAGMA cache_size").fetchone()[0] == default
+    assert conn.execute("PRAGMA temp_store").fetchone()[0] == default_temp
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
-def test_an_intent_checks_file_ids_itself_and_puts_the_connection_back(db: Database, tmp_path: Path) -> None:
+def test_an_intent_checks_file_ids_itself_and_puts_the_connection_back(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The intent runs with SQLite's foreign key check off (it proves the `files` ids itself, in order) and
     a bigger page cache: a plan naming a row the library no longer has is refused with nothing written,
     and afterwards the connection has its key check and cache back."""
@@ -598,12 +604,21 @@ def test_an_intent_checks_file_ids_itself_and_puts_the_connection_back(db: Datab
     with Ledger(db) as led:
         conn = led.conn
 
-        def settings() -> tuple[int, int]:
+        def settings() -> tuple[int, int, int]:
             return (
                 conn.execute("PRAGMA cache_size").fetchone()[0],
                 conn.execute("PRAGMA foreign_keys").fetchone()[0],
+                conn.execute("PRAGMA temp_store").fetchone()[0],
             )
 
+        during: list[tuple[int, int, int]] = []
+        check = Ledger._check_file_ids
+
+        def checked(c: sqlite3.Connection, items: list[Step]) -> None:
+            during.append(settings())
+            check(c, items)
+
+        monkeypatch.setattr(Ledger, "_check_file_ids", staticmethod(checked))
         before = settings()
         with pytest.raises(UsageError, match=f"file id\\(s\\) {known + 41} that the library no longer has"):
             led.create_operation("organize", str(tmp_path / "vault"), {}, steps)
@@ -613,5 +628,8 @@ def test_an_intent_checks_file_ids_itself_and_puts_the_connection_back(db: Datab
         good = [s for s in steps if s.file_id != known + 41]
         op_id = led.create_operation("organize", str(tmp_path / "vault"), {}, good)
         assert settings() == before
+    # inside the intent: the run's page cache, no key check, temporary data in memory
+    assert during == [(-ledger.RUN_CACHE_KIB, 0, 2)] * 2
+    assert before[2] != 2
     assert ledger_rows(db.path, "SELECT count(*) FROM operation_items WHERE op_id=?", op_id) == [(len(good),)]
     assert a.exists() and b.exists()  # an intent touches no file

@@ -209,6 +209,21 @@ class _StepReader:
         return steps
 
 
+def _temp_in_memory(conn: sqlite3.Connection) -> int:
+    """Keep the connection's temporary data in memory (returns the setting to put back).
+
+    A statement that changes many rows inside a transaction keeps what it needs to undo itself alone (the
+    `files` update also runs in a savepoint), and SQLite spills that to a temporary file past a small size.
+    The batch writer's `files` update changes pages all over the table when ids follow the index's walk:
+    it wrote about 1.5 KB of temporary file per moved file, and cost 14 µs a row against 11.5 µs with the
+    data in memory (median of six interleaved runs of 15,000 rows). The memory is held for one statement:
+    about 30 MB for a commit of 20,000 moves in that order.
+    """
+    was = int(conn.execute("PRAGMA temp_store").fetchone()[0])
+    conn.execute("PRAGMA temp_store=MEMORY")
+    return was
+
+
 class Ledger:
     """One connection to the ledger with synchronous=FULL for as long as it is open."""
 
@@ -230,9 +245,11 @@ class Ledger:
         if not check_foreign_keys:
             self.conn.execute("PRAGMA foreign_keys=OFF")
         self._cache: int | None = None  # the pool's setting, put back on close (which frees the pages)
+        self._temp: int | None = None
         if cache_kib is not None:
             self._cache = int(self.conn.execute("PRAGMA cache_size").fetchone()[0])
             self.conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+            self._temp = _temp_in_memory(self.conn)
         self._roots: list[tuple[int, str]] | None = None
 
     def close(self) -> None:
@@ -242,6 +259,8 @@ class Ledger:
                 self.conn.execute("PRAGMA foreign_keys=ON")
             if self._cache is not None:
                 self.conn.execute(f"PRAGMA cache_size={self._cache}")
+            if self._temp is not None:
+                self.conn.execute(f"PRAGMA temp_store={self._temp}")
         finally:
             self._raw.close()
 
@@ -278,6 +297,7 @@ class Ledger:
         cache = int(self.conn.execute("PRAGMA cache_size").fetchone()[0])
         self.conn.execute("PRAGMA wal_autocheckpoint=0")
         self.conn.execute(f"PRAGMA cache_size=-{RUN_CACHE_KIB}")
+        temp = _temp_in_memory(self.conn)
         unchecked = keys_proven and self._check_fk
         if unchecked:
             self.conn.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction: set before BEGIN
@@ -288,6 +308,7 @@ class Ledger:
             if unchecked:
                 self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.execute(f"PRAGMA cache_size={cache}")
+            self.conn.execute(f"PRAGMA temp_store={temp}")
             self.conn.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
 
     @staticmethod
