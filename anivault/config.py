@@ -221,6 +221,23 @@ def _level(value: Any) -> str | None:
     )
 
 
+def _template(value: Any, *, preset: bool) -> str | None:
+    """A naming template setting: a preset name (organize.template only), or a template that parses."""
+    from anivault.organize.template import PRESETS, TemplateError, parse_template
+
+    text = str(value)
+    if (preset and text in PRESETS) or (not preset and text == ""):
+        return None
+    if preset and "{" not in text:  # a misspelt preset name would name every file the same
+        return f"a preset ({', '.join(PRESETS)}) or a template with fields such as {{title}}"
+    try:
+        parse_template(text)
+    except TemplateError as exc:
+        names = f"a preset ({', '.join(PRESETS)}) or " if preset else "empty (the preset's) or "
+        return f"{names}a usable template ({exc.message})"
+    return None
+
+
 # Range and choice checks beyond the type; each returns what the value must be, or None when it is fine.
 VALIDATORS: dict[str, typing.Callable[[Any], str | None]] = {
     "index.workers": lambda v: None if v >= 0 else "0 (one per core) or more",
@@ -245,6 +262,10 @@ VALIDATORS: dict[str, typing.Callable[[Any], str | None]] = {
     "organize.action": lambda v: (
         None if v in {"move", "copy", "hardlink", "symlink"} else ("move, copy, hardlink or symlink")
     ),
+    "organize.conflict": lambda v: None if v in {"skip", "rename", "fail"} else "skip, rename or fail",
+    "organize.template": lambda v: _template(v, preset=True),
+    "organize.series_template": lambda v: _template(v, preset=False),
+    "organize.movie_template": lambda v: _template(v, preset=False),
     "logging.level": _level,
     "logging.max_bytes": lambda v: None if v >= 10_000 else "at least 10000 bytes",
     "logging.backups": lambda v: None if 0 <= v <= 1000 else "between 0 and 1000",
