@@ -171,6 +171,52 @@ def test_wrong_key_fails_clearly_and_resumes(
 
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
+def test_ctrl_c_during_match_does_not_wait_for_lookups_on_the_wire(
+    run_cli: Any, media: Path, anivault_home: Path
+) -> None:
+    """TMDB hangs (each answer 40 s away, tmdb.timeout 30 s): Ctrl-C saves what was decided and exits
+    then, not when the requests in flight time out (the old pool held the process for them)."""
+    import signal
+    import time
+
+    from tmdb_emulator import start_emulator
+
+    assert run_cli("index", str(media)).exit_code == 0
+    hung = start_emulator(
+        ROOT / "tests" / "fixtures" / "tmdb_catalog_small.json", api_key="test-key", latency_ms=40_000
+    )
+    env = {
+        **os.environ,
+        "ANIVAULT_TMDB_URL": hung.base_url,
+        "ANIVAULT_TMDB_KEY": "test-key",
+        "ANIVAULT_TMDB_TIMEOUT": "30",
+    }
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "anivault", "match"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and hung.stats()["in_flight"] == 0:
+            time.sleep(0.05)
+        assert hung.stats()["in_flight"] > 0, "match never asked TMDB"
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        hung.stop()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "anivault match" in err and "Traceback" not in err
+    # the lookups in flight had 30 s of timeout left: far beyond any scheduling noise
+    assert took < 15, f"Ctrl-C took {took:.1f} s to end match"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
 def test_real_ctrl_c_leaves_a_resumable_run(
     run_cli: Any, media: Path, tmp_path: Path, anivault_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
