@@ -33,6 +33,18 @@ def videos(folder: Path) -> list[Path]:
     return sorted(folder.rglob("*.mkv")) if folder.exists() else []
 
 
+def anivault_process(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """`anivault ARGS` as a real child process (for signals), its output captured as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "anivault", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def last_run(run_cli: Any) -> dict[str, Any]:
     r = run_cli("status", "--json")
     assert r.exit_code == 0, r.stderr
@@ -192,14 +204,7 @@ def test_ctrl_c_during_match_does_not_wait_for_lookups_on_the_wire(
         "ANIVAULT_TMDB_TIMEOUT": "30",
     }
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "anivault", "match"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = anivault_process(["match"], env)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and hung.stats()["in_flight"] == 0:
             time.sleep(0.05)
@@ -233,14 +238,7 @@ def test_real_ctrl_c_leaves_a_resumable_run(
     env = {**os.environ, "ANIVAULT_TMDB_URL": slow.base_url, "ANIVAULT_TMDB_KEY": "test-key"}
     db = anivault_home / "data" / "library.db"
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "anivault", "run", str(media), "--dest", str(tmp_path / "Vault")],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = anivault_process(["run", str(media), "--dest", str(tmp_path / "Vault")], env)
         deadline = time.monotonic() + 60
         stage = None
         while time.monotonic() < deadline and stage != "match":
