@@ -226,7 +226,7 @@ def _template(value: Any, *, preset: bool) -> str | None:
     from anivault.organize.template import PRESETS, TemplateError, parse_template
 
     text = str(value)
-    if (preset and text in PRESETS) or (not preset and text == ""):
+    if text == "" or (preset and text in PRESETS):  # empty: the default preset, or the preset's template
         return None
     if preset and "{" not in text:  # a misspelt preset name would name every file the same
         return f"a preset ({', '.join(PRESETS)}) or a template with fields such as {{title}}"

@@ -140,6 +140,18 @@ def test_config_file_is_not_world_writable(cfg: Path) -> None:
     assert not stat.S_IMODE(cfg.stat().st_mode) & 0o022
 
 
+def test_empty_or_preset_templates_are_accepted(cfg: Path) -> None:
+    """An empty template setting means the default (the preset's template), as planning reads it."""
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text(
+        '[organize]\ntemplate = ""\nseries_template = ""\nmovie_template = "{title}.{ext}"\n', "utf-8"
+    )
+    s = config.load_settings()
+    assert (s.organize.template, s.organize.movie_template) == ("", "{title}.{ext}")
+    config.set_value("organize.template", "kodi")
+    assert config.load_settings().organize.template == "kodi"
+
+
 def test_every_numeric_setting_has_a_range_check() -> None:
     import dataclasses
     import typing
