@@ -147,15 +147,14 @@ def test_bad_option_values_are_one_line_errors(run_cli: RunCli, lib: object) -> 
         assert "Traceback" not in res.stderr
 
 
-def test_a_bad_template_in_the_settings_file_is_a_settings_error(
-    run_cli: RunCli, lib: object, anivault_home: Path
-) -> None:
+def test_a_bad_template_in_the_settings_file_is_a_settings_error(run_cli: RunCli, lib: object) -> None:
     """A template in anivault.toml is checked when the settings load: exit 3 (settings), naming the key,
     before anything is planned, not halfway into organizing."""
-    (anivault_home / "config").mkdir(parents=True, exist_ok=True)
-    (anivault_home / "config" / "anivault.toml").write_text(
-        '[organize]\nseries_template = "{title}/{nope}"\n', "utf-8"
-    )
+    from anivault.config import app_paths
+
+    settings_file = app_paths().config_file
+    settings_file.parent.mkdir(parents=True, exist_ok=True)
+    settings_file.write_text('[organize]\nseries_template = "{title}/{nope}"\n', "utf-8")
     res = cli(run_cli, lib, "organize", "--dest", lib.dest, "--apply")  # type: ignore[attr-defined]
     assert res.exit_code == 3, res.stderr
     assert res.stderr.startswith("error: setting 'organize.series_template'") and "{nope}" in res.stderr
