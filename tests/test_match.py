@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -105,6 +106,76 @@ def test_match_decides_every_file_and_a_second_run_sends_nothing(
     assert third["matched"] == 1 and third["http_requests"] == 0
     assert emulator.stats()["total_requests"] == before
     assert rows(run_cli)["[SubsPlease] Sousou no Frieren - 06 (1080p).mkv"]["episode"] == 6
+
+
+def test_episode_names_come_from_tmdb_when_the_template_names_episodes(
+    emulator: Any, library: Path, run_cli: RunCli, tmp_path: Path
+) -> None:
+    """Presets do not name episodes, and match asks for no season. `match --episode-titles` (or a series
+    template in settings with `{episode_title}`) looks up each matched season's episode names once (cached
+    after), and organize names files with them; where TMDB has no name the file name's own title stays."""
+    first = match_json(run_cli)
+    assert first["title_seasons"] == 0
+    assert not [p for p in emulator.stats()["by_path"] if "/season/" in p]
+    template = "{title}/Season {season:02}/S{season:02}E{episode:02} - {episode_title}.{ext}"
+    res = run_cli("organize", "--dest", tmp_path / "Vault", "--template", template, "--json")
+    assert res.exit_code == 0 and "anivault match --episode-titles" in res.stderr  # names not looked up yet
+
+    second = match_json(run_cli, "--episode-titles")  # nothing new to match: only the seasons' names
+    seasons = [p for p in emulator.stats()["by_path"] if "/season/" in p]
+    assert second["title_seasons"] == len(seasons) > 0 and second["title_seasons_deferred"] == 0
+    assert "/3/tv/209867/season/1" in seasons
+    assert match_json(run_cli, "--episode-titles")["http_requests"] == 0  # cached
+
+    # with the template in settings, match keeps the names of newly matched seasons up to date by itself
+    assert run_cli("settings", "set", "organize.series_template", template).exit_code == 0
+    make_files(
+        library,
+        [
+            "Frieren/[SubsPlease] Sousou no Frieren - 02 (1080p).mkv",
+            "[Group] Shingeki no Kyojin S2 - 06 - Warrior [720p].mkv",
+        ],
+    )
+    assert run_cli("index", library).exit_code == 0
+    assert match_json(run_cli)["http_requests"] == 0  # known seasons: their names are cached already
+    res = run_cli("organize", "--dest", tmp_path / "Vault", "--json")
+    assert res.exit_code == 0 and "episode names" not in res.stderr, res.stderr
+    targets = {Path(i["src"]).name: Path(i["dst"]).name for i in json.loads(res.stdout)["items"]}
+    assert targets["[SubsPlease] Sousou no Frieren - 05 (1080p).mkv"] == "S01E05 - Phantoms of the Dead.mkv"
+    # TMDB's placeholder for an untitled episode, where the file name has no title either ...
+    assert targets["[Group] Shingeki no Kyojin S2 - 05 [720p].mkv"] == "S02E05 - Episode 5.mkv"
+    # ... but a title in the file name wins over that placeholder
+    assert targets["[Group] Shingeki no Kyojin S2 - 06 - Warrior [720p].mkv"] == "S02E06 - Warrior.mkv"
+    # a TMDB name goes through safe naming like any value (its dots are not trailing: they stay)
+    assert (
+        targets["[SubsPlease] Sousou no Frieren - 02 (1080p).mkv"]
+        == "S01E02 - It Didn't Have to Be Magic....mkv"
+    )
+
+
+def test_episode_names_tmdb_cannot_give_now_are_asked_for_next_time(
+    library: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TMDB down while the seasons' names are looked up: the matches stand, the run says how many seasons
+    wait, and the next run asks for exactly those."""
+    monkeypatch.setenv("ANIVAULT_TMDB_KEY", "test-key")
+    with start_emulator(SMALL_CATALOG) as emu:
+        monkeypatch.setenv("ANIVAULT_TMDB_URL", emu.base_url)
+        assert match_json(run_cli)["deferred"] == 0
+    monkeypatch.setenv("ANIVAULT_TMDB_URL", closed_port_url())
+    monkeypatch.setenv("ANIVAULT_TMDB_RETRIES", "0")
+    res = run_cli("match", "--episode-titles")
+    assert res.exit_code == 0, res.stderr
+    assert "episode names looked up for 0 season(s)" in res.stderr and "to retry later" in res.stderr
+    found = re.search(r"(\d+) to retry later", res.stderr)
+    assert found is not None and int(found[1]) > 0
+    waiting = int(found[1])
+    assert {v["status"] for v in rows(run_cli).values()} <= {"matched", "unmatched", "review"}
+    with start_emulator(SMALL_CATALOG) as emu:
+        monkeypatch.setenv("ANIVAULT_TMDB_URL", emu.base_url)
+        again = match_json(run_cli, "--episode-titles")
+        asked = [p for p in emu.stats()["by_path"] if "/season/" in p]
+    assert again["title_seasons"] == waiting == len(asked) and again["title_seasons_deferred"] == 0
 
 
 def test_override_wins_and_survives_refresh(emulator: Any, library: Path, run_cli: RunCli) -> None:

@@ -37,6 +37,14 @@ def match(
     movie: Annotated[
         bool, typer.Option("--movie", help="With --set: ID is a movie (default: a TV show).")
     ] = False,
+    episode_titles: Annotated[
+        bool,
+        typer.Option(
+            "--episode-titles",
+            help="Also look up the episode names of matched seasons, for {episode_title} in a template"
+            " (automatic when organize.series_template or organize.template in settings uses it).",
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
     """Match indexed files to TMDB shows and movies, with season and episode.
@@ -47,6 +55,7 @@ def match(
 
     Example:  anivault match && anivault ls --unmatched
               anivault match --set "frieren" 209867
+              anivault match --episode-titles
     """
     from anivault.cli.common import emit_json, open_library, progress_bar, say, settings
     from anivault.errors import UsageError
@@ -77,7 +86,14 @@ def match(
                     bar.update(bar.task_ids[0], completed=done, total=total)
 
             report = match_library(
-                db, cfg, refresh=refresh, offline=offline, rate=rate, only_title_norm=only, progress=progress
+                db,
+                cfg,
+                refresh=refresh,
+                offline=offline,
+                rate=rate,
+                only_title_norm=only,
+                progress=progress,
+                episode_titles=episode_titles,
             )
     if json_out:
         emit_json(report.to_dict())
@@ -88,6 +104,11 @@ def match(
             f" {report.deferred} deferred; {report.http_requests} TMDB requests,"
             f" cache {report.cache_hits} hits / {report.cache_misses} misses"
         )
+        if report.title_seasons or report.title_seasons_deferred:
+            later = (
+                f", {report.title_seasons_deferred} to retry later" if report.title_seasons_deferred else ""
+            )
+            say(f"episode names looked up for {report.title_seasons} season(s){later}")
         if report.review:
             say("next: `anivault review` to decide the doubtful series")
     if report.deferred and not offline:

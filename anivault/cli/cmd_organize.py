@@ -44,7 +44,8 @@ def organize(
     from anivault.errors import UsageError
     from anivault.organize import service
 
-    cfg = settings().organize
+    everything = settings()
+    cfg = everything.organize
     with open_library() as db:
         if resume:
             summary = _with_progress(lambda p: service.resume(db, progress=p), "resuming")
@@ -72,6 +73,9 @@ def organize(
                 series_template="" if template else cfg.series_template,
                 movie_template="" if template else cfg.movie_template,
             )
+            series = template or cfg.series_template or cfg.template
+            if "{episode_title" in series:
+                _note_missing_episode_names(db, everything.tmdb.language)
         if plan_out is not None:
             from anivault.organize.planfile import plan_to_json, write_plan
 
@@ -88,6 +92,19 @@ def organize(
             total,
         )
         _report(summary, json_out, plan)
+
+
+def _note_missing_episode_names(db: Any, language: str) -> None:
+    """The template names episodes but TMDB's names of some matched seasons were never looked up."""
+    from anivault.cli.common import say
+    from anivault.pipeline.match import missing_seasons
+
+    missing = missing_seasons(db, language)
+    if missing:
+        say(
+            f"note: TMDB's episode names are not cached for {len(missing)} season(s); those files use the"
+            " title in their file name, if any. Look them up: anivault match --episode-titles"
+        )
 
 
 # Items the progress bar is told of at once (see _with_progress).

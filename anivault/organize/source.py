@@ -42,19 +42,26 @@ def _fingerprint(path: str, row: Any, offset: int) -> Fingerprint:
         return Fingerprint(row[offset], row[offset + 1], row[offset + 2], row[offset + 3])
 
 
-def title_info(session: Session, media_type: str, tmdb_id: int) -> tuple[str, str | None, int | None]:
-    """(title, original title, year) from the cached TMDB details; a placeholder when none is cached."""
+def _cached_payload(session: Session, key_prefix: str) -> Any:
+    """The newest cached TMDB answer (status 200) whose key starts with ``key_prefix`` + `?`, or None."""
     row = session.execute(
         text(
             "SELECT payload FROM tmdb_cache WHERE key LIKE :k AND status = 200 ORDER BY created_at DESC LIMIT 1"
         ),
-        {"k": f"{media_type}/{int(tmdb_id)}?%"},
+        {"k": f"{key_prefix}?%"},
     ).first()
     if row is None:
-        return f"tmdb-{tmdb_id}", None, None
+        return None
     try:
-        d = json.loads(row[0])
+        return json.loads(row[0])
     except ValueError:
+        return None
+
+
+def title_info(session: Session, media_type: str, tmdb_id: int) -> tuple[str, str | None, int | None]:
+    """(title, original title, year) from the cached TMDB details; a placeholder when none is cached."""
+    d = _cached_payload(session, f"{media_type}/{int(tmdb_id)}")
+    if not isinstance(d, dict):
         return f"tmdb-{tmdb_id}", None, None
     tv = media_type == "tv"
     name = d.get("name" if tv else "title") or f"tmdb-{tmdb_id}"
@@ -62,6 +69,19 @@ def title_info(session: Session, media_type: str, tmdb_id: int) -> tuple[str, st
     date = d.get("first_air_date" if tv else "release_date") or ""
     year = int(date[:4]) if isinstance(date, str) and date[:4].isdigit() else None
     return str(name), orig if isinstance(orig, str) else None, year
+
+
+def episode_names(session: Session, tmdb_id: int, season: int) -> dict[int, str]:
+    """TMDB's episode names of a show's season, from the cache (`anivault match` looks them up when the
+    series template uses `{episode_title}`); empty when none are cached."""
+    from anivault.tmdb.cached import episode_names as names_in
+
+    return names_in(_cached_payload(session, f"tv/{int(tmdb_id)}/season/{int(season)}"))
+
+
+def _placeholder(name: str, episode: int) -> bool:
+    """TMDB names an episode nobody has titled `Episode N`."""
+    return name.casefold() == f"episode {episode}"
 
 
 def library_roots(session: Session) -> list[str]:
@@ -72,6 +92,7 @@ def library_roots(session: Session) -> list[str]:
 def plan_inputs(session: Session) -> Iterator[PlanInput]:
     """Every matched, present video with its companions, in path order."""
     titles: dict[tuple[str, int], tuple[str, str | None, int | None]] = {}
+    names: dict[tuple[int, int], dict[int, str]] = {}
     for r in session.execute(_VIDEOS).all():
         path = decode_path(r[1], r[2])
         media = r[10] or "tv"
@@ -80,6 +101,16 @@ def plan_inputs(session: Session) -> Iterator[PlanInput]:
             titles[key] = title_info(session, media, int(r[9]))
         title, original, year = titles[key]
         absolute = r[17] if r[16] is None and r[17] is not None and r[17] != r[12] else None
+        episode_title = r[18]
+        if media != "movie" and r[11] is not None and r[12] is not None:
+            season_key = (int(r[9]), int(r[11]))
+            if season_key not in names:
+                names[season_key] = episode_names(session, *season_key)
+            # TMDB's name when it is cached (a multi-episode file takes its first episode's), else the
+            # parse's; TMDB's placeholder for an unnamed episode ("Episode 5") only when the parse has none
+            tmdb_name = names[season_key].get(int(r[12]))
+            if tmdb_name is not None and not (episode_title and _placeholder(tmdb_name, int(r[12]))):
+                episode_title = tmdb_name
         companions = [
             Companion(c[0], decode_path(c[1], c[2]), c[7], _fingerprint(decode_path(c[1], c[2]), c, 3))
             for c in session.execute(_COMPANIONS, {"vid": r[0]}).all()
@@ -97,7 +128,7 @@ def plan_inputs(session: Session) -> Iterator[PlanInput]:
             episode=r[12] if media != "movie" else None,
             episode_end=r[13],
             absolute=absolute,
-            episode_title=r[18],
+            episode_title=episode_title,
             group=r[14],
             resolution=r[15],
             ext=r[7] or os.path.splitext(path)[1].lstrip("."),

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from anivault.db.base import utcnow
 from anivault.db.engine import Database
 from anivault.db.models import File, Parse
-from anivault.db.models_match import Match, Override
+from anivault.db.models_match import Match, Override, TmdbCache
 from anivault.errors import Interrupted, TmdbError
 from anivault.parsing.normalize import normalize_title
 from anivault.tmdb.port import (
@@ -141,6 +141,10 @@ class MatchReport:
     interrupted: bool = False
     stopped_by: str | None = None
     deferred_keys: list[str] = field(default_factory=list)
+    title_seasons: int = (
+        0  # show seasons whose episode names were looked up (a template uses {episode_title})
+    )
+    title_seasons_deferred: int = 0  # ... that TMDB could not answer now (the next match asks again)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -929,8 +933,11 @@ def match_library(
     only_title_norm: str | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    episode_titles: bool = False,
 ) -> MatchReport:
-    """What `anivault match` runs: the cached, polite TMDB port and :func:`run_match`.
+    """What `anivault match` runs: the cached, polite TMDB port and :func:`run_match`, then (with
+    ``episode_titles``, or when the settings' series template uses `{episode_title}`) the episode names of
+    every matched season not cached yet.
 
     Holds the library's writer lock, so a match never interleaves with an index or organize run."""
     from anivault.db.engine import writer_lock
@@ -941,11 +948,15 @@ def match_library(
     )
     opts = options_from_settings(settings, refresh=refresh, only_title_norm=only_title_norm)
     wait = float(getattr(settings.db, "lock_wait_seconds", 10.0))
+    titles = episode_titles or wants_episode_titles(settings)
     with writer_lock(db.path, wait_seconds=wait, purpose="match"):
         with db.read() as s:
-            if not pending_groups(s, opts):
-                # nothing to look up: no key needed, no client built
-                return run_match(db, _NoTmdb(), opts)
+            nothing = not pending_groups(s, opts)
+        if nothing:
+            # nothing to look up: no key needed, no client built (unless episode names are missing)
+            report = run_match(db, _NoTmdb(), opts)
+            if not (titles and missing_seasons(db, settings.tmdb.language)):
+                return report
         port = open_tmdb(db, settings, mode=mode, rate=rate)
         http = port.http
         # one event stops the run and the HTTP session's waits (rate, gate, backoff): Ctrl-C is prompt
@@ -953,15 +964,20 @@ def match_library(
         if cancel is not None and cancel.is_set():
             ev.set()
         try:
-            report = run_match(
-                db,
-                port,
-                opts,
-                flush=port.flush,
-                requests_sent=(lambda: http.requests_sent) if http is not None else None,
-                cancel=ev,
-                progress=progress,
-            )
+            if not nothing:
+                report = run_match(
+                    db,
+                    port,
+                    opts,
+                    flush=port.flush,
+                    requests_sent=(lambda: http.requests_sent) if http is not None else None,
+                    cancel=ev,
+                    progress=progress,
+                )
+            if titles:
+                fetch_episode_titles(db, port, opts.workers, ev, report)
+                if http is not None:
+                    report.http_requests = http.requests_sent
         finally:
             if http is not None:
                 http.close()
@@ -969,6 +985,86 @@ def match_library(
     report.cache_misses = port.counters.misses
     report.seconds_http = round(http.busy_seconds, 3) if http is not None else 0.0
     return report
+
+
+def wants_episode_titles(settings: Any) -> bool:
+    """Whether the configured series template names episodes (`{episode_title}`): then matching also looks
+    up the seasons' episode names, which organize takes over the file name's. Presets do not."""
+    o = settings.organize
+    return any("{episode_title" in str(t) for t in (o.template, o.series_template))
+
+
+def _matched_seasons(db: Database) -> list[tuple[int, int]]:
+    with db.read() as s:
+        rows = s.execute(
+            select(Match.tmdb_id, Match.season)
+            .join(File, File.id == Match.file_id)
+            .where(
+                Match.status == "matched",
+                Match.media_type == "tv",
+                Match.tmdb_id.is_not(None),
+                Match.season.is_not(None),
+                File.status == "present",
+            )
+            .distinct()
+            .order_by(Match.tmdb_id, Match.season)
+        ).all()
+    return [(int(t), int(n)) for t, n in rows if t is not None and n is not None]
+
+
+def missing_seasons(db: Database, language: str, now: Any = None) -> list[tuple[int, int]]:
+    """Matched show seasons whose episode names are not in the cache (or have expired there)."""
+    from anivault.tmdb.cached import SCHEMA_VERSION, season_key
+
+    with db.read() as s:
+        cached = set(
+            s.scalars(
+                select(TmdbCache.key).where(
+                    TmdbCache.endpoint == "tv/season",
+                    TmdbCache.expires_at > (now or utcnow()),
+                    TmdbCache.schema_version == SCHEMA_VERSION,
+                )
+            )
+        )
+    return [p for p in _matched_seasons(db) if season_key(*p, language) not in cached]
+
+
+def fetch_episode_titles(
+    db: Database, port: Any, workers: int, cancel: threading.Event, report: MatchReport
+) -> None:
+    """Look up the episode names of every matched show season not cached yet (for `{episode_title}`),
+    with the same workers and politeness as matching, and write them to the cache. A season TMDB cannot
+    answer now is counted and asked for again next time; a wrong key stops the run like matching does."""
+    todo = missing_seasons(db, port.language, port.now())
+    if not todo:
+        return
+    pool = DaemonPool(max(1, workers), "titles")
+    deferred = 0
+    try:
+        futures = [pool.submit(lambda p: port.season(*p), p) for p in todo]
+        for fut in cf.as_completed(futures):
+            try:
+                fut.result()
+            except (TmdbUnavailable, TmdbBadResponse):
+                deferred += 1
+            except TmdbAuthError:
+                cancel.set()
+                raise
+    except KeyboardInterrupt:
+        cancel.set()
+        pool.shutdown(wait=False)
+        with db.write() as s:
+            port.flush(s)
+        raise Interrupted(
+            "interrupted while looking up episode names; the matches are saved",
+            hint="run `anivault match` again to finish the episode names",
+        ) from None
+    finally:
+        pool.shutdown(wait=not cancel.is_set())
+    with db.write() as s:
+        port.flush(s)
+    report.title_seasons = len(todo) - deferred
+    report.title_seasons_deferred = deferred
 
 
 class _NoTmdb:

@@ -50,6 +50,29 @@ def cache_key(endpoint: str, params: dict[str, Any]) -> str:
     return f"{endpoint}?{urllib.parse.urlencode(clean)}"
 
 
+def season_key(tmdb_id: int, number: int, language: str) -> str:
+    """The cache key of a season's details (`tv/ID/season/N?…`, apart from the show's `tv/ID?…`)."""
+    return cache_key(f"tv/{int(tmdb_id)}/season/{int(number)}", {"language": language})
+
+
+def episode_names(payload: Any) -> dict[int, str]:
+    """{episode number: name} from a season's details; odd entries are skipped, never trusted."""
+    names: dict[int, str] = {}
+    episodes = payload.get("episodes") if isinstance(payload, dict) else None
+    for ep in episodes if isinstance(episodes, list) else ():
+        if not isinstance(ep, dict):
+            continue
+        number, name = ep.get("episode_number"), ep.get("name")
+        if (
+            isinstance(number, int)
+            and not isinstance(number, bool)
+            and isinstance(name, str)
+            and name.strip()
+        ):
+            names[number] = name.strip()
+    return names
+
+
 @dataclass(slots=True)
 class CacheEntry:
     """A response waiting for the writer (plain data, safe to hand across threads)."""
@@ -134,6 +157,20 @@ class CachedTmdb:
         if status != 200 or not isinstance(payload, dict):
             return None
         return _details(media_type, payload, self.language)
+
+    def season(self, tmdb_id: int, number: int) -> dict[int, str]:
+        """Episode names of one season of a show, by episode number (empty when TMDB lists none)."""
+        key = season_key(tmdb_id, number, self.language)
+
+        def fetch() -> tuple[int, Any]:
+            assert self.http is not None
+            try:
+                return 200, self.http.season(tmdb_id, number)
+            except TmdbNotFound:
+                return 404, {}
+
+        status, payload = self._get(key, "tv/season", None, None, fetch)
+        return episode_names(payload) if status == 200 else {}
 
     # ------------------------------------------------------------------ machinery
     def _get(
