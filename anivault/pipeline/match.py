@@ -975,7 +975,7 @@ def match_library(
                     progress=progress,
                 )
             if titles:
-                fetch_episode_titles(db, port, opts.workers, ev, report)
+                fetch_episode_titles(db, port, opts.workers, ev, report, progress)
                 if http is not None:
                     report.http_requests = http.requests_sent
         finally:
@@ -1030,7 +1030,12 @@ def missing_seasons(db: Database, language: str, now: Any = None) -> list[tuple[
 
 
 def fetch_episode_titles(
-    db: Database, port: Any, workers: int, cancel: threading.Event, report: MatchReport
+    db: Database,
+    port: Any,
+    workers: int,
+    cancel: threading.Event,
+    report: MatchReport,
+    progress: ProgressFn | None = None,
 ) -> None:
     """Look up the episode names of every matched show season not cached yet (for `{episode_title}`),
     with the same workers and politeness as matching, and write them to the cache. A season TMDB cannot
@@ -1042,7 +1047,7 @@ def fetch_episode_titles(
     deferred = 0
     try:
         futures = [pool.submit(lambda p: port.season(*p), p) for p in todo]
-        for fut in cf.as_completed(futures):
+        for done, fut in enumerate(cf.as_completed(futures), 1):
             try:
                 fut.result()
             except (TmdbUnavailable, TmdbBadResponse):
@@ -1050,6 +1055,8 @@ def fetch_episode_titles(
             except TmdbAuthError:
                 cancel.set()
                 raise
+            if progress is not None:
+                progress(done, len(todo))
     except KeyboardInterrupt:
         cancel.set()
         pool.shutdown(wait=False)
