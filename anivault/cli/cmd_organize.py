@@ -73,8 +73,9 @@ def organize(
                 series_template="" if template else cfg.series_template,
                 movie_template="" if template else cfg.movie_template,
             )
-            series = template or cfg.series_template or cfg.template
-            if "{episode_title" in series:
+            from anivault.organize.template import names_episodes
+
+            if names_episodes(template or cfg.series_template or cfg.template):
                 _note_missing_episode_names(db, everything.tmdb.language)
         if plan_out is not None:
             from anivault.organize.planfile import plan_to_json, write_plan

@@ -134,6 +134,12 @@ def parse_template(source: str) -> Template:
     return template
 
 
+def names_episodes(*templates: str) -> bool:
+    """Whether any of these templates (or preset names: none of them does) uses `{episode_title}`, for
+    which `anivault match` also looks up TMDB's episode names."""
+    return any("{episode_title" in t for t in templates if t)
+
+
 def resolve_templates(spec: str | None, series: str, movie: str) -> tuple[Template, Template]:
     """Resolve `--template`: a preset name, or one template string used for series (movies keep theirs)."""
     if spec is None:

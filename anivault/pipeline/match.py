@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import delete, func, insert, or_, select
@@ -141,10 +142,10 @@ class MatchReport:
     interrupted: bool = False
     stopped_by: str | None = None
     deferred_keys: list[str] = field(default_factory=list)
-    title_seasons: int = (
-        0  # show seasons whose episode names were looked up (a template uses {episode_title})
-    )
-    title_seasons_deferred: int = 0  # ... that TMDB could not answer now (the next match asks again)
+    # show seasons whose episode names were looked up (a template uses {episode_title}), and those TMDB
+    # could not answer now (the next match asks again)
+    title_seasons: int = 0
+    title_seasons_deferred: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -948,14 +949,18 @@ def match_library(
     )
     opts = options_from_settings(settings, refresh=refresh, only_title_norm=only_title_norm)
     wait = float(getattr(settings.db, "lock_wait_seconds", 10.0))
-    titles = episode_titles or wants_episode_titles(settings)
+    from anivault.organize.template import names_episodes
+
+    titles = episode_titles or names_episodes(settings.organize.template, settings.organize.series_template)
+    todo: list[tuple[int, int]] = []
     with writer_lock(db.path, wait_seconds=wait, purpose="match"):
         with db.read() as s:
             nothing = not pending_groups(s, opts)
         if nothing:
             # nothing to look up: no key needed, no client built (unless episode names are missing)
             report = run_match(db, _NoTmdb(), opts)
-            if not (titles and missing_seasons(db, settings.tmdb.language)):
+            todo = missing_seasons(db, settings.tmdb.language) if titles else []
+            if not todo:
                 return report
         port = open_tmdb(db, settings, mode=mode, rate=rate)
         http = port.http
@@ -975,7 +980,9 @@ def match_library(
                     progress=progress,
                 )
             if titles:
-                fetch_episode_titles(db, port, opts.workers, ev, report, progress)
+                if not nothing:  # the seasons this run matched too
+                    todo = missing_seasons(db, port.language, port.now())
+                fetch_episode_titles(db, port, todo, opts.workers, ev, report, progress)
                 if http is not None:
                     report.http_requests = http.requests_sent
         finally:
@@ -985,13 +992,6 @@ def match_library(
     report.cache_misses = port.counters.misses
     report.seconds_http = round(http.busy_seconds, 3) if http is not None else 0.0
     return report
-
-
-def wants_episode_titles(settings: Any) -> bool:
-    """Whether the configured series template names episodes (`{episode_title}`): then matching also looks
-    up the seasons' episode names, which organize takes over the file name's. Presets do not."""
-    o = settings.organize
-    return any("{episode_title" in str(t) for t in (o.template, o.series_template))
 
 
 def _matched_seasons(db: Database) -> list[tuple[int, int]]:
@@ -1012,7 +1012,7 @@ def _matched_seasons(db: Database) -> list[tuple[int, int]]:
     return [(int(t), int(n)) for t, n in rows if t is not None and n is not None]
 
 
-def missing_seasons(db: Database, language: str, now: Any = None) -> list[tuple[int, int]]:
+def missing_seasons(db: Database, language: str, now: datetime | None = None) -> list[tuple[int, int]]:
     """Matched show seasons whose episode names are not in the cache (or have expired there)."""
     from anivault.tmdb.cached import SCHEMA_VERSION, season_key
 
@@ -1032,15 +1032,15 @@ def missing_seasons(db: Database, language: str, now: Any = None) -> list[tuple[
 def fetch_episode_titles(
     db: Database,
     port: Any,
+    todo: list[tuple[int, int]],
     workers: int,
     cancel: threading.Event,
     report: MatchReport,
     progress: ProgressFn | None = None,
 ) -> None:
-    """Look up the episode names of every matched show season not cached yet (for `{episode_title}`),
+    """Look up the episode names of the show seasons ``todo`` (missing_seasons: for `{episode_title}`),
     with the same workers and politeness as matching, and write them to the cache. A season TMDB cannot
     answer now is counted and asked for again next time; a wrong key stops the run like matching does."""
-    todo = missing_seasons(db, port.language, port.now())
     if not todo:
         return
     pool = DaemonPool(max(1, workers), "titles")
@@ -1058,8 +1058,7 @@ def fetch_episode_titles(
             if progress is not None:
                 progress(done, len(todo))
     except KeyboardInterrupt:
-        cancel.set()
-        pool.shutdown(wait=False)
+        cancel.set()  # the pool is left at once (finally), what was answered is kept
         with db.write() as s:
             port.flush(s)
         raise Interrupted(
