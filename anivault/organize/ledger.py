@@ -209,19 +209,28 @@ class _StepReader:
         return steps
 
 
-def _temp_in_memory(conn: sqlite3.Connection) -> int:
-    """Keep the connection's temporary data in memory (returns the setting to put back).
+def _run_pragmas(conn: sqlite3.Connection, cache_kib: int) -> tuple[int, int]:
+    """Give the connection a run's settings; returns the (cache_size, temp_store) to put back with
+    _restore_pragmas before it goes back to the pool (which frees the pages).
 
-    A statement that changes many rows inside a transaction keeps what it needs to undo itself alone (the
-    `files` update also runs in a savepoint), and SQLite spills that to a temporary file past a small size.
-    The batch writer's `files` update changes pages all over the table when ids follow the index's walk:
-    it wrote about 1.5 KB of temporary file per moved file, and cost 14 µs a row against 11.5 µs with the
-    data in memory (median of six interleaved runs of 15,000 rows). The memory is held for one statement:
-    about 30 MB for a commit of 20,000 moves in that order.
-    """
-    was = int(conn.execute("PRAGMA temp_store").fetchone()[0])
+    The page cache: a run's rows and index entries can lie all over `files` and the intent's `file_id`
+    index (see BatchWriter). Temporary data in memory: a statement that changes many rows inside a
+    transaction keeps what it needs to undo itself alone (the `files` update also runs in a savepoint), and
+    SQLite spills that to a temporary file past a small size. The batch writer's `files` update changes
+    pages all over the table when ids follow the index's walk: it wrote about 1.5 KB of temporary file per
+    moved file, and cost 14 µs a row against 11.5 µs with the data in memory (median of six interleaved runs
+    of 15,000 rows). The memory is held for one statement: about 30 MB for a commit of 20,000 moves in that
+    order."""
+    cache = int(conn.execute("PRAGMA cache_size").fetchone()[0])
+    temp = int(conn.execute("PRAGMA temp_store").fetchone()[0])
+    conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
     conn.execute("PRAGMA temp_store=MEMORY")
-    return was
+    return cache, temp
+
+
+def _restore_pragmas(conn: sqlite3.Connection, saved: tuple[int, int]) -> None:
+    conn.execute(f"PRAGMA cache_size={saved[0]}")
+    conn.execute(f"PRAGMA temp_store={saved[1]}")
 
 
 class Ledger:
@@ -233,7 +242,7 @@ class Ledger:
         """``check_foreign_keys=False`` is for the executor's batch writer only: its commits set no foreign
         key but `files.root_id`, which it reads from `roots` itself, and with enforcement on SQLite spent
         about 22 of the 29 µs each moved file's `files` update cost (scripts/bench_organize.py, 20k files).
-        ``cache_kib`` sets the connection's page cache until close (the batch writer's, see execute.py).
+        ``cache_kib`` gives the connection a run's settings until close (_run_pragmas; the batch writer's, see execute.py).
         """
         self.db = db
         self._raw = db.engine.raw_connection()
@@ -244,12 +253,8 @@ class Ledger:
         self._check_fk = check_foreign_keys
         if not check_foreign_keys:
             self.conn.execute("PRAGMA foreign_keys=OFF")
-        self._cache: int | None = None  # the pool's setting, put back on close (which frees the pages)
-        self._temp: int | None = None
-        if cache_kib is not None:
-            self._cache = int(self.conn.execute("PRAGMA cache_size").fetchone()[0])
-            self.conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
-            self._temp = _temp_in_memory(self.conn)
+        # the pool's settings, put back on close
+        self._saved = _run_pragmas(self.conn, cache_kib) if cache_kib is not None else None
         self._roots: list[tuple[int, str]] | None = None
 
     def close(self) -> None:
@@ -257,10 +262,8 @@ class Ledger:
             self.conn.execute("PRAGMA synchronous=NORMAL")
             if not self._check_fk:
                 self.conn.execute("PRAGMA foreign_keys=ON")
-            if self._cache is not None:
-                self.conn.execute(f"PRAGMA cache_size={self._cache}")
-            if self._temp is not None:
-                self.conn.execute(f"PRAGMA temp_store={self._temp}")
+            if self._saved is not None:
+                _restore_pragmas(self.conn, self._saved)
         finally:
             self._raw.close()
 
@@ -294,10 +297,8 @@ class Ledger:
         key check is off: it looked up each item's `files` row by id, in the items' order, one random page
         read each (with the caller's check, 1.75 -> 1.38 s of CPU for 100,000 items in walk order)."""
         pages = self.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
-        cache = int(self.conn.execute("PRAGMA cache_size").fetchone()[0])
         self.conn.execute("PRAGMA wal_autocheckpoint=0")
-        self.conn.execute(f"PRAGMA cache_size=-{RUN_CACHE_KIB}")
-        temp = _temp_in_memory(self.conn)
+        saved = _run_pragmas(self.conn, RUN_CACHE_KIB)
         unchecked = keys_proven and self._check_fk
         if unchecked:
             self.conn.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction: set before BEGIN
@@ -307,8 +308,7 @@ class Ledger:
         finally:
             if unchecked:
                 self.conn.execute("PRAGMA foreign_keys=ON")
-            self.conn.execute(f"PRAGMA cache_size={cache}")
-            self.conn.execute(f"PRAGMA temp_store={temp}")
+            _restore_pragmas(self.conn, saved)
             self.conn.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
 
     @staticmethod
