@@ -242,7 +242,8 @@ class Ledger:
         """``check_foreign_keys=False`` is for the executor's batch writer only: its commits set no foreign
         key but `files.root_id`, which it reads from `roots` itself, and with enforcement on SQLite spent
         about 22 of the 29 µs each moved file's `files` update cost (scripts/bench_organize.py, 20k files).
-        ``cache_kib`` gives the connection a run's settings until close (_run_pragmas; the batch writer's, see execute.py).
+        ``cache_kib`` gives the connection a run's settings until close (_run_pragmas; the batch writer's,
+        see execute.py).
         """
         self.db = db
         self._raw = db.engine.raw_connection()
