@@ -50,6 +50,14 @@ def cache_key(endpoint: str, params: dict[str, Any]) -> str:
     return f"{endpoint}?{urllib.parse.urlencode(clean)}"
 
 
+def _or_404(call: Callable[[], Any]) -> tuple[int, Any]:
+    """(200, TMDB's answer), or (404, {}) for an id TMDB does not have: a negative entry to cache."""
+    try:
+        return 200, call()
+    except TmdbNotFound:
+        return 404, {}
+
+
 def season_key(tmdb_id: int, number: int, language: str) -> str:
     """The cache key of a season's details (`tv/ID/season/N?…`, apart from the show's `tv/ID?…`)."""
     return cache_key(f"tv/{int(tmdb_id)}/season/{int(number)}", {"language": language})
@@ -147,11 +155,9 @@ class CachedTmdb:
         key = cache_key(f"{media_type}/{int(tmdb_id)}", {"append": "alt,tr,ext", "language": self.language})
 
         def fetch() -> tuple[int, Any]:
-            assert self.http is not None
-            try:
-                return 200, self.http.details(media_type, tmdb_id)
-            except TmdbNotFound:
-                return 404, {}
+            http = self.http
+            assert http is not None
+            return _or_404(lambda: http.details(media_type, tmdb_id))
 
         status, payload = self._get(key, f"{media_type}/details", None, None, fetch)
         if status != 200 or not isinstance(payload, dict):
@@ -163,11 +169,9 @@ class CachedTmdb:
         key = season_key(tmdb_id, number, self.language)
 
         def fetch() -> tuple[int, Any]:
-            assert self.http is not None
-            try:
-                return 200, self.http.season(tmdb_id, number)
-            except TmdbNotFound:
-                return 404, {}
+            http = self.http
+            assert http is not None
+            return _or_404(lambda: http.season(tmdb_id, number))
 
         status, payload = self._get(key, "tv/season", None, None, fetch)
         return episode_names(payload) if status == 200 else {}
