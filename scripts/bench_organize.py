@@ -226,7 +226,6 @@ def main() -> int:
             )
             for k, p in enumerate(made)
         ]  # fmt: skip
-        paths = order  # add_library_rows numbers them in this order
         t = time.perf_counter()
         plan = service.plan_from_inputs(inputs, str(dest))
         t_plan = time.perf_counter() - t
@@ -235,7 +234,7 @@ def main() -> int:
 
         db = open_db(work / "library.db")
         try:
-            add_library_rows(db, src, paths)
+            add_library_rows(db, src, order)  # ids 1..n in that order, as file_id says
             intent = _time_intent()
             runs = []
             for _ in range(opts.repeat):
