@@ -22,9 +22,12 @@ ensure_venv() {
   fi
   local spec="."
   [ -n "$extras" ] && spec=".[$extras]"
-  # Re-install only when pyproject.toml changed since the last install (fast reruns).
-  local stamp=".venv/.anivault-installed-$extras"
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  # Re-install only when the packaging or the C extension changed since the last install (fast reruns).
+  local stamp=".venv/.anivault-installed-$extras" changed="" f
+  for f in pyproject.toml setup.py anivault/organize/_lean.c; do
+    if [ -f "$f" ] && [ "$f" -nt "$stamp" ]; then changed=1; fi
+  done
+  if [ ! -f "$stamp" ] || [ -n "$changed" ]; then
     echo "installing AniVault ($spec) into .venv" >&2
     "$VENV_BIN/python" -m pip install --quiet --disable-pip-version-check -e "$spec"
     touch "$stamp"

@@ -447,4 +447,5 @@ def test_progress_bar_hears_of_items_in_groups_and_ends_complete(
     assert summary.status == "done"
     items = summary.counts["done"]  # the five files and the folders made for them
     assert items > 5 and bars[0].tasks[0].completed == items
-    assert advances == [2] * (items // 2) + [items % 2]  # in twos, the rest when the run ends
+    # In groups of at least two (the executor reports a run of lean moves at once), the rest at the end.
+    assert all(n >= 2 for n in advances[:-1]) and advances[-1] < 2 and sum(advances) == items

@@ -9,11 +9,13 @@ import errno
 import ntpath
 import os
 import posixpath
+import shutil
 import signal
 import sqlite3
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +27,57 @@ from hypothesis import strategies as st
 from anivault.db.engine import Database, open_db
 from anivault.errors import Interrupted, UsageError
 from anivault.organize import execute, fileops, ledger, service
-from anivault.organize.fileops import FolderHandles
+from anivault.organize.fileops import Fingerprint, FolderHandles
 from anivault.organize.ledger import Ledger, folder_len
 from anivault.organize.plan import PlanInput, Step
 
 lean_only = pytest.mark.skipif(not fileops.FAST_MOVES, reason="the lean path needs renameat2 (Linux)")
+needs_c = pytest.mark.skipif(fileops.lean_runner() is None, reason="the C loop (_lean.c) is not built here")
+
+
+@pytest.fixture(params=["c", "python"])
+def lean_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test through each of the lean path's two forms: the C loop (runs of moves per call, where it
+    is built) and fileops.fast_move (one move per call: the fallback, and the reference)."""
+    if request.param == "c":
+        if fileops.lean_runner() is None:
+            pytest.skip("the C loop (_lean.c) is not built here")
+    else:
+        monkeypatch.setattr(execute, "lean_runner", lambda: None)
+    return str(request.param)
+
+
+def count_lean_moves(
+    monkeypatch: pytest.MonkeyPatch, after: Callable[[int], None] | None = None
+) -> dict[str, int]:
+    """Counts the lean moves each form made ("c", "python"), calling ``after`` with the running total after
+    each call that moved something. Keeps the form the lean_path fixture chose."""
+    counts = {"c": 0, "python": 0}
+
+    def tally(form: str, n: int) -> None:
+        counts[form] += n
+        if n and after is not None:
+            after(counts["c"] + counts["python"])
+
+    lean = execute.fast_move
+
+    def fast(*args: Any) -> bool:
+        moved = lean(*args)
+        tally("python", int(moved))
+        return moved
+
+    monkeypatch.setattr(execute, "fast_move", fast)
+    runner = execute.lean_runner()
+    if runner is not None:
+        real = runner
+
+        def many(steps: list[Step], start: int, stop: int, *rest: Any) -> tuple[int, int]:
+            moved, why = real(steps, start, stop, *rest)
+            tally("c", moved)
+            return moved, why
+
+        monkeypatch.setattr(execute, "lean_runner", lambda: many)
+    return counts
 
 
 @pytest.fixture
@@ -73,7 +121,7 @@ def indexed(path: Path, episode: int, file_id: int) -> PlanInput:
 
 @lean_only
 def test_lean_moves_keep_the_library_rows_true_there_and_back(
-    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lean_path: str
 ) -> None:
     src = tmp_path / "src"
     paths = [write(src / f"d{n % 3}" / f"[Grp] Frieren - {n:02d}.mkv", f"ep {n}") for n in range(1, 13)]
@@ -85,12 +133,15 @@ def test_lean_moves_keep_the_library_rows_true_there_and_back(
         raise AssertionError("a plain same-device move must take the lean path")
 
     monkeypatch.setattr(execute, "move_same_device", general_path_used)
+    lean = count_lean_moves(monkeypatch)
     plan = service.plan_from_inputs(
         [indexed(p, n, i) for n, (p, i) in enumerate(zip(paths, ids, strict=True), 1)],
         str(tmp_path / "vault"),
     )
     res = service.apply_plan(db, plan)
     assert res.status == "done" and not any(p.exists() for p in paths)
+    # Python opens each folder's handle (the first move from each of d0..d2); the C loop then takes the rest.
+    assert lean == ({"c": 9, "python": 3} if lean_path == "c" else {"c": 0, "python": 12})
     rows = file_rows(db)
     for m in plan.todo:
         path, folder, name, root_id, status = rows[m.file_id or 0]
@@ -502,19 +553,23 @@ def test_the_batch_writer_hands_back_a_connection_that_checks_keys(db: Database)
 
 def ctrl_c_after_rename(monkeypatch: pytest.MonkeyPatch, at: int, presses: int) -> None:
     """Press Ctrl-C ``presses`` times right after the ``at``-th lean rename, before the executor records it:
-    the moment a KeyboardInterrupt used to leave a moved file marked "not attempted"."""
-    lean = execute.fast_move
-    done = [0]
+    the moment a KeyboardInterrupt used to leave a moved file marked "not attempted". The C loop is held to
+    one move per call so that the presses land exactly there."""
+    runner = execute.lean_runner()
+    if runner is not None:
+        real = runner
 
-    def fast(*args: Any) -> bool:
-        moved = lean(*args)
-        done[0] += moved
-        if moved and done[0] == at:
+        def one_at_a_time(steps: list[Step], start: int, stop: int, *rest: Any) -> tuple[int, int]:
+            return real(steps, start, min(stop, start + 1), *rest)
+
+        monkeypatch.setattr(execute, "lean_runner", lambda: one_at_a_time)
+
+    def press(total: int) -> None:
+        if total == at:
             for _ in range(presses):
                 os.kill(os.getpid(), signal.SIGINT)
-        return moved
 
-    monkeypatch.setattr(execute, "fast_move", fast)
+    count_lean_moves(monkeypatch, after=press)
 
 
 def disk_agrees_with_ledger(db: Database, op_id: int) -> dict[str, int]:
@@ -545,7 +600,7 @@ def apply_with_ctrl_c(
 
 @lean_only
 def test_ctrl_c_stops_after_the_move_in_hand_and_records_it(
-    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lean_path: str
 ) -> None:
     err, op_id = apply_with_ctrl_c(db, tmp_path, monkeypatch, presses=1)
     assert "--resume" in (err.hint or "")
@@ -556,7 +611,7 @@ def test_ctrl_c_stops_after_the_move_in_hand_and_records_it(
 
 @lean_only
 def test_a_second_ctrl_c_stops_at_once_and_recovery_settles_the_move_in_hand(
-    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lean_path: str
 ) -> None:
     err, op_id = apply_with_ctrl_c(db, tmp_path, monkeypatch, presses=2)
     assert "recover" in (err.hint or "")
@@ -633,3 +688,101 @@ def test_an_intent_checks_file_ids_itself_and_puts_the_connection_back(
     assert before[2] != 2
     assert ledger_rows(db.path, "SELECT count(*) FROM operation_items WHERE op_id=?", op_id) == [(len(good),)]
     assert a.exists() and b.exists()  # an intent touches no file
+
+
+@needs_c
+def test_the_c_loop_moves_a_run_and_stops_at_the_first_item_python_must_look_at(tmp_path: Path) -> None:
+    """_lean.move_run's contract (see _lean.c): moves from `start` in order, stops before the first item
+    that is not a plain move with both handles open, or that fails its check or its rename, and changes
+    nothing for that item."""
+    move_run = fileops.lean_runner()
+    assert move_run is not None
+    src, dst = tmp_path / "s", tmp_path / "d"
+    files = [write(src / f"e{n}.mkv", f"episode {n}") for n in range(8)]
+    dst.mkdir()
+    steps = [
+        Step(n + 1, "move", str(p), str(dst / p.name), Fingerprint.of(os.lstat(p)))
+        for n, p in enumerate(files)
+    ]
+    sources, targets = FolderHandles(), FolderHandles()
+    sources.get(str(src))
+    targets.get(str(dst))
+    touched: set[str] = set()
+
+    def run(todo: list[Step], start: int = 0, stop: int | None = None) -> tuple[int, int]:
+        stop = len(todo) if stop is None else stop
+        return move_run(todo, start, stop, sources._open, targets._open, touched)  # type: ignore[no-any-return]
+
+    try:
+        time.sleep(0.01)
+        files[2].write_text("episode 2, re-encoded")  # changed since it was planned
+        assert run(steps) == (2, 2)
+        assert touched == {str(src), str(dst)}
+        assert [p.exists() for p in files] == [False, False, True, True, True, True, True, True]
+        assert (dst / "e1.mkv").read_text() == "episode 1"
+
+        write(dst / "e3.mkv", "in the way")  # the target taken: never clobbered
+        assert run(steps, 3) == (0, 2)
+        assert files[3].exists() and (dst / "e3.mkv").read_text() == "in the way"
+
+        elsewhere = dataclasses.replace(steps[4], dst=str(tmp_path / "x" / "e4.mkv"))  # no handle open there
+        assert run([elsewhere]) == (0, 1)
+        for odd in (
+            Step(1, "mkdir", None, str(dst / "f"), None),
+            dataclasses.replace(steps[4], fp=None),
+            dataclasses.replace(steps[4], action="copy"),
+            dataclasses.replace(steps[4], dst=str(dst / "e4\0.mkv")),  # the system call would see "e4"
+            dataclasses.replace(steps[4], src=os.fsdecode(os.fsencode(str(files[4])) + b"\xff")),  # not UTF-8
+        ):
+            assert run([odd]) == (0, 2), odd
+        assert files[4].exists() and sorted(os.listdir(dst)) == ["e0.mkv", "e1.mkv", "e3.mkv"]
+
+        assert run(steps, 4, 4) == (0, 0)
+        assert run(steps, 4, 6) == (2, 0)  # stops at `stop`
+        assert run(steps, 6) == (2, 0)
+        assert sorted(os.listdir(src)) == ["e2.mkv", "e3.mkv"]
+        with pytest.raises(IndexError):
+            run(steps, 2, 99)
+    finally:
+        sources.close()
+        targets.close()
+
+
+@lean_only
+def test_a_run_sends_each_item_that_is_not_as_planned_down_the_general_path(
+    db: Database, tmp_path: Path, lean_path: str
+) -> None:
+    src = tmp_path / "src"
+    paths = [write(src / f"[Grp] Frieren - {n:02d}.mkv", f"ep {n}") for n in range(1, 10)]
+    odd_name = Path(os.fsdecode(os.fsencode(str(src / "[Grp] Frieren - 10")) + b"\xff.mkv"))
+    paths.append(write(odd_name, "ep 10"))  # a name that is not UTF-8: the C loop leaves it to Python
+    plan = service.plan_from_inputs(
+        [episode_input(p, n) for n, p in enumerate(paths, 1)], str(tmp_path / "v")
+    )
+    by_src = {m.src: m.dst for m in plan.todo}
+    time.sleep(0.01)
+    paths[2].write_text("ep 3, re-encoded")  # changed since it was planned
+    write(Path(by_src[str(paths[5])]), "in the way")  # a target taken since planning
+    res = service.apply_plan(db, plan, recheck=False)
+    rows = ledger_rows(
+        db.path, "SELECT src, state, note FROM operation_items WHERE op_id=? AND action='move'", res.op_id
+    )
+    states = {str(s): (str(state), str(note)) for s, state, note in rows}
+    assert states.pop(str(paths[2]))[0] == "failed" and "changed since it was planned" in str(res.problems)
+    assert states.pop(str(paths[5])) == ("skipped", "target appeared since planning")
+    assert set(states.values()) == {("done", "None")} and len(states) == 8
+    for p in paths:
+        moved = p not in (paths[2], paths[5])
+        assert p.exists() is not moved
+        assert Path(by_src[str(p)]).exists() is (moved or p == paths[5])
+    assert Path(by_src[str(paths[5])]).read_text() == "in the way"
+    assert Path(by_src[str(odd_name)]).read_text() == "ep 10"
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or shutil.which("cc") is None,
+    reason="builds only on Linux with a C compiler",
+)
+def test_the_c_loop_is_built_where_it_can_be() -> None:
+    """setup.py marks the extension optional, so a broken build would pass silently: here it would not."""
+    assert fileops._move_run is not None and fileops.lean_runner() is fileops._move_run

@@ -122,8 +122,8 @@ def _with_progress(fn: Any, label: str, total: int | None = None) -> RunSummary:
         unshown = 0
 
         def advance(n: int) -> None:
-            # The executor reports every item; Rich's advance costs about 0.8 µs (a lock and a speed
-            # sample), so it hears of them a few hundred at a time.
+            # The executor reports every item it finishes (a run of lean moves at once); Rich's advance
+            # costs about 0.8 µs (a lock and a speed sample), so it hears of them a few hundred at a time.
             nonlocal unshown
             unshown += n
             if unshown >= PROGRESS_STEP:

@@ -22,7 +22,7 @@ import signal
 import stat
 import sys
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 CHUNK = 1 << 20
 
@@ -180,6 +180,11 @@ def move_same_device(src: str, dst: str) -> str:
 
 # --- the lean same-device move between open folder handles ------------------------------------------------
 
+# _lean.move_run: (steps, start, stop, source handles, target handles, touched folders) -> (moved, why)
+MoveRun = Callable[
+    [list[Any], int, int, dict[str, tuple[int, int]], dict[str, tuple[int, int]], set[str]], tuple[int, int]
+]
+
 _FS_ENCODING = sys.getfilesystemencoding()
 _FS_ERRORS = sys.getfilesystemencodeerrors()
 # One renameat2 between two folder handles: the kernel resolves one name on each side instead of two whole
@@ -313,6 +318,24 @@ def fast_move(
     touched.add(sdir)
     touched.add(ddir)
     return True
+
+
+_move_run: MoveRun | None
+try:  # the same check and rename in C, runs of moves per call (built on Linux where a compiler is; optional)
+    from anivault.organize._lean import move_run as _move_run
+except ImportError:  # pragma: no cover - no compiler at install time, or not Linux
+    _move_run = None
+
+
+def lean_runner() -> MoveRun | None:
+    """`_lean.move_run` (see _lean.c) where it can stand in for fast_move: built, the lean path in use, file
+    names in UTF-8 (what the C side reads), and no crash point armed (the crash test needs the Python path's
+    per-file point). None otherwise: the executor then calls fast_move for each item."""
+    if _move_run is None or not FAST_MOVES or _crash.name is not None:
+        return None
+    if _FS_ENCODING.lower() not in ("utf-8", "utf8"):
+        return None
+    return _move_run
 
 
 def fsync_dir(path: str) -> None:

@@ -1,0 +1,239 @@
+/* The lean same-device move, many files per call (Linux).
+ *
+ * The executor's common case is a run of plain moves: check the source against the fingerprint the plan
+ * recorded, then rename it without clobbering, both relative to open folder handles. In Python each of
+ * those costs a stat_result, a ctypes call and the names' encoding, and holds the interpreter's lock the
+ * whole time, so the batch writer thread waits for it. Here a chunk of items is read under the lock, then
+ * checked and renamed with the lock released, then reported: the same system calls as the Python path
+ * (fileops.fast_move, which stays the reference and the fallback), and nothing else.
+ *
+ * move_run(steps, start, stop, sources, targets, touched) -> (moved, why)
+ *   steps      a list of Step (seq, action, src, dst, fp, ...)
+ *   sources    FolderHandles._open of the sources: folder path -> (fd, st_dev)
+ *   targets    the same for the targets
+ *   touched    a set: the folders of every moved file are added (their entries must be made durable)
+ *   moved      how many items from `start` were moved, in order
+ *   why        0: reached `stop`; 1: item start+moved needs a folder handle that is not open;
+ *              2: item start+moved is not a lean move or failed its check or rename (nothing was changed
+ *              for it): the caller takes the general path, which looks again and says what is wrong.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE 1
+#endif
+
+#define CHUNK 256
+
+typedef struct {
+    int sfd, dfd;
+    const char *sname, *dname; /* NUL-terminated, inside the cached UTF-8 of src and dst */
+    unsigned long long ino, dev, ddev;
+    long long size, mtime_ns;
+    PyObject *src, *dst, *sdir, *ddir; /* new references, held until the chunk is reported */
+} Entry;
+
+static void release(Entry *e) {
+    Py_CLEAR(e->src);
+    Py_CLEAR(e->dst);
+    Py_CLEAR(e->sdir);
+    Py_CLEAR(e->ddir);
+}
+
+static PyObject *s_action, *s_src, *s_dst, *s_fp, *s_move;
+
+/* An int field, or 0 (no error set) when it is not one that fits: the item then takes the general path. */
+static int as_signed(PyObject *o, long long *out) {
+    if (!PyLong_Check(o))
+        return 0;
+    *out = PyLong_AsLongLong(o);
+    if (*out == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+static int as_unsigned(PyObject *o, unsigned long long *out) {
+    if (!PyLong_Check(o))
+        return 0;
+    *out = PyLong_AsUnsignedLongLong(o);
+    if (*out == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+/* The folder part of `path` as a new str, and a pointer to the name's UTF-8; NULL (no error set) when the
+ * path has no usable UTF-8 (surrogate-escaped bytes), holds a NUL (the system call would see a shorter
+ * name) or has no separator. */
+static PyObject *split(PyObject *path, const char **name) {
+    Py_ssize_t n;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(path, &n);
+    if (utf8 == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if (memchr(utf8, '\0', (size_t)n) != NULL)
+        return NULL;
+    const char *slash = memrchr(utf8, '/', (size_t)n);
+    if (slash == NULL || slash[1] == '\0')
+        return NULL;
+    *name = slash + 1;
+    Py_ssize_t cut = PyUnicode_FindChar(path, '/', 0, PyUnicode_GET_LENGTH(path), -1);
+    if (cut < 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if (cut == 0)
+        return PyUnicode_FromString("/");
+    return PyUnicode_Substring(path, 0, cut);
+}
+
+/* Reads one step into `e`: 0 when it is a lean move with both handles open, 1 when a handle is missing,
+ * 2 when it is not a lean move, -1 on a Python error. */
+static int prepare(PyObject *step, PyObject *sources, PyObject *targets, Entry *e) {
+    int rc = 2;
+    PyObject *action = NULL, *fp = NULL;
+    e->src = e->dst = e->sdir = e->ddir = NULL;
+    if (!(action = PyObject_GetAttr(step, s_action)))
+        goto error;
+    if (!PyUnicode_Check(action) || PyUnicode_Compare(action, s_move) != 0) {
+        if (PyErr_Occurred())
+            goto error;
+        goto done;
+    }
+    if (!(e->src = PyObject_GetAttr(step, s_src)) || !(e->dst = PyObject_GetAttr(step, s_dst)) ||
+        !(fp = PyObject_GetAttr(step, s_fp)))
+        goto error;
+    if (!PyUnicode_Check(e->src) || !PyUnicode_Check(e->dst) || !PyTuple_Check(fp) || PyTuple_GET_SIZE(fp) != 4)
+        goto done;
+    if (!as_signed(PyTuple_GET_ITEM(fp, 0), &e->size) || !as_signed(PyTuple_GET_ITEM(fp, 1), &e->mtime_ns) ||
+        !as_unsigned(PyTuple_GET_ITEM(fp, 2), &e->dev) || !as_unsigned(PyTuple_GET_ITEM(fp, 3), &e->ino))
+        goto done;
+    if (!(e->sdir = split(e->src, &e->sname)) || !(e->ddir = split(e->dst, &e->dname))) {
+        if (PyErr_Occurred())
+            goto error;
+        goto done;
+    }
+    PyObject *sh = PyDict_GetItemWithError(sources, e->sdir);
+    PyObject *dh = sh ? PyDict_GetItemWithError(targets, e->ddir) : NULL;
+    if (dh == NULL) {
+        if (PyErr_Occurred())
+            goto error;
+        rc = 1;
+        goto done;
+    }
+    if (!PyTuple_Check(sh) || !PyTuple_Check(dh) || PyTuple_GET_SIZE(sh) != 2 || PyTuple_GET_SIZE(dh) != 2)
+        goto done;
+    long long sfd, dfd;
+    if (!as_signed(PyTuple_GET_ITEM(sh, 0), &sfd) || !as_signed(PyTuple_GET_ITEM(dh, 0), &dfd) ||
+        !as_unsigned(PyTuple_GET_ITEM(dh, 1), &e->ddev) || sfd < 0 || dfd < 0 || sfd > INT_MAX || dfd > INT_MAX)
+        goto done;
+    e->sfd = (int)sfd;
+    e->dfd = (int)dfd;
+    rc = 0;
+    goto out;
+error:
+    rc = -1;
+done:
+    release(e);
+out:
+    Py_XDECREF(action);
+    Py_XDECREF(fp);
+    return rc;
+}
+
+static PyObject *move_run(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *steps, *sources, *targets, *touched;
+    Py_ssize_t start, stop;
+    if (!PyArg_ParseTuple(args, "O!nnO!O!O!", &PyList_Type, &steps, &start, &stop, &PyDict_Type, &sources,
+                          &PyDict_Type, &targets, &PySet_Type, &touched))
+        return NULL;
+    if (start < 0 || stop > PyList_GET_SIZE(steps) || start > stop) {
+        PyErr_SetString(PyExc_IndexError, "move_run: start/stop out of range");
+        return NULL;
+    }
+    Entry entries[CHUNK];
+    Py_ssize_t moved = 0;
+    int why = 0;
+    while (start + moved < stop && why == 0) {
+        /* Read a chunk under the lock; each entry holds its strs, so the names' UTF-8 outlives the chunk. */
+        Py_ssize_t n = 0, base = start + moved;
+        int stop_why = 0;
+        while (n < CHUNK && base + n < stop) {
+            int rc = prepare(PyList_GET_ITEM(steps, base + n), sources, targets, &entries[n]);
+            if (rc < 0) {
+                for (Py_ssize_t i = 0; i < n; i++)
+                    release(&entries[i]);
+                return NULL;
+            }
+            if (rc > 0) {
+                stop_why = rc;
+                break;
+            }
+            n++;
+        }
+        /* Check and rename without the lock, stopping at the first item that does not go as planned. */
+        Py_ssize_t done = 0;
+        Py_BEGIN_ALLOW_THREADS
+        for (; done < n; done++) {
+            Entry *e = &entries[done];
+            struct stat st;
+            if (fstatat(e->sfd, e->sname, &st, AT_SYMLINK_NOFOLLOW) != 0)
+                break;
+            long long mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+            if ((unsigned long long)st.st_ino != e->ino || (unsigned long long)st.st_dev != e->dev ||
+                (long long)st.st_size != e->size || mtime_ns != e->mtime_ns ||
+                (unsigned long long)st.st_dev != e->ddev)
+                break;
+            if (syscall(SYS_renameat2, e->sfd, e->sname, e->dfd, e->dname, RENAME_NOREPLACE) != 0)
+                break;
+        }
+        Py_END_ALLOW_THREADS
+        int failed = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (i < done && !failed) {
+                if (PySet_Add(touched, entries[i].sdir) < 0 || PySet_Add(touched, entries[i].ddir) < 0)
+                    failed = 1;
+            }
+            release(&entries[i]);
+        }
+        if (failed)
+            return NULL;
+        moved += done;
+        if (done < n)
+            why = 2;
+        else
+            why = stop_why;
+    }
+    return Py_BuildValue("ni", moved, why);
+}
+
+static PyMethodDef methods[] = {
+    {"move_run", move_run, METH_VARARGS, "Check and rename a run of lean moves; see the module source."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_lean", NULL, -1, methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__lean(void) {
+    if (!(s_action = PyUnicode_InternFromString("action")) || !(s_src = PyUnicode_InternFromString("src")) ||
+        !(s_dst = PyUnicode_InternFromString("dst")) || !(s_fp = PyUnicode_InternFromString("fp")) ||
+        !(s_move = PyUnicode_InternFromString("move")))
+        return NULL;
+    return PyModule_Create(&module);
+}
