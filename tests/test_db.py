@@ -225,10 +225,11 @@ def test_move_detection_by_size_and_name_uses_the_size_index(tmp_path: Path) -> 
     assert "ix_files_size_name" not in names
 
 
-def test_an_organize_move_changes_only_the_path_and_folder_indexes(tmp_path: Path) -> None:
+def test_an_organize_move_changes_only_the_path_index(tmp_path: Path) -> None:
     """Every `files` index an organize move touches costs each moved file's row update a few µs (the
     batch writer sets the pace at 100k moves). A move changes path, dir, name and root_id: only the path
-    and dir indexes may hold those (migration 0008 dropped `(root_id, status)`, which no query used)."""
+    index may hold those (migration 0008 dropped `(root_id, status)`, which no query used; 0009 dropped
+    `dir`, whose folder lookups the path index answers)."""
     db = open_db(tmp_path / "library.db")
     try:
         conn = db.raw_connect(readonly=True)
@@ -245,4 +246,4 @@ def test_an_organize_move_changes_only_the_path_and_folder_indexes(tmp_path: Pat
         db.close()
     moved = {"path", "dir", "name", "root_id"}
     touched = {name for name, cols in indexed if moved & set(cols)}
-    assert touched == {"sqlite_autoindex_files_1", "ix_files_dir"}, indexed
+    assert touched == {"sqlite_autoindex_files_1"}, indexed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import sys
 import unicodedata
@@ -146,6 +147,40 @@ def test_deleted_folder_goes_missing_and_reparse_flag(
     assert rep["missing"] == 1
     rep = index(run_cli, library, "--reparse")
     assert rep["reparsed"] == 8
+
+
+def test_a_folder_is_told_apart_from_its_subfolders_and_namesakes(
+    run_cli: RunCli, tmp_path: Path, anivault_home: Path
+) -> None:
+    """The index finds a folder's own files as a range of the path index (there is no `dir` index): files
+    of its subfolders and of folders whose names start like it must not be taken for its own."""
+    root = tmp_path / "Anime"
+    names = [
+        "a - 01.mkv",
+        "Show/b - 01.mkv",
+        "Show/Sub/c - 01.mkv",
+        "Show.old/d - 01.mkv",
+        "Show 2/e - 01.mkv",
+    ]
+    make_files(root, names, size=10)
+    db = db_at(anivault_home)
+    assert index(run_cli, root)["new"] == 5
+    first = dict(rows(db, "SELECT name, last_scan_id FROM files"))
+    for gone in ("a - 01.mkv", "Show/Sub/c - 01.mkv"):
+        (root / gone).unlink()
+    rep = index(run_cli, root)
+    assert (rep["missing"], rep["unchanged"], rep["new"]) == (2, 3, 0)
+    status = dict(rows(db, "SELECT name, status FROM files"))
+    assert status == {
+        "a - 01.mkv": "missing", "b - 01.mkv": "present", "c - 01.mkv": "missing",
+        "d - 01.mkv": "present", "e - 01.mkv": "present",
+    }  # fmt: skip
+    # The unchanged files of each folder were seen by this scan; the missing ones keep the first.
+    seen = dict(rows(db, "SELECT name, last_scan_id FROM files"))
+    assert {n for n in seen if seen[n] != first[n]} == {"b - 01.mkv", "d - 01.mkv", "e - 01.mkv"}
+    shutil.rmtree(root / "Show")  # a whole folder gone: its subfolder's files were already missing
+    assert index(run_cli, root)["missing"] == 1
+    assert dict(rows(db, "SELECT name, status FROM files"))["d - 01.mkv"] == "present"
 
 
 def test_new_parser_version_reparses_only_older_parses(
