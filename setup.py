@@ -2,7 +2,7 @@
 
 Everything else is in pyproject.toml. The extension is optional: where it cannot be built (no C compiler,
 another OS), pip installs AniVault without it and the executor uses its Python path (fileops.fast_move),
-which does the same checks and system calls, only slower (docs/organize.md, "The C loop").
+which does the same checks and system calls, only slower (docs/organize.md, "Benchmark").
 """
 
 import sys
