@@ -36,7 +36,9 @@
 
 typedef struct {
     int sfd, dfd;
-    const char *sname, *dname; /* NUL-terminated, inside the cached UTF-8 of src and dst */
+    /* NUL-terminated, inside the UTF-8 of src and dst: an ASCII str's own bytes; for any other, a copy that
+     * Python caches in the str for its life (the step's), a few hundred bytes a move at most. */
+    const char *sname, *dname;
     unsigned long long ino, dev, ddev;
     long long size, mtime_ns;
     PyObject *src, *dst, *sdir, *ddir; /* new references, held until the chunk is reported */
@@ -177,7 +179,11 @@ static PyObject *move_run(PyObject *self, PyObject *args) {
             if (rc < 0) {
                 for (Py_ssize_t i = 0; i < n; i++)
                     release(&entries[i]);
-                return NULL;
+                if (moved == 0)
+                    return NULL;
+                /* Moves of earlier chunks must be reported: the general path meets this item's error again. */
+                PyErr_Clear();
+                return Py_BuildValue("ni", moved, 2);
             }
             if (rc > 0) {
                 stop_why = rc;
@@ -210,7 +216,7 @@ static PyObject *move_run(PyObject *self, PyObject *args) {
             }
             release(&entries[i]);
         }
-        if (failed)
+        if (failed) /* out of memory: this call's moves stay pending, and recovery finds them done on disk */
             return NULL;
         moved += done;
         if (done < n)

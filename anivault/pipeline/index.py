@@ -218,7 +218,7 @@ class _Writer(threading.Thread):
                     self._write_rows(conn, payload, now)
                 elif kind == "touch":
                     conn.executemany(
-                        f"UPDATE files SET last_scan_id=?, last_seen=? WHERE {IN_FOLDER} AND status='present'",
+                        f"UPDATE files SET last_scan_id=?, last_seen=? WHERE {in_folder()} AND status='present'",
                         [(self.scan_id, now, *folder_range(d)) for d in payload],
                     )
                 elif kind == "missing":
@@ -229,7 +229,7 @@ class _Writer(threading.Thread):
                 elif kind == "missing_dirs":
                     for d in payload:
                         cur = conn.execute(
-                            f"UPDATE files SET status='missing' WHERE {IN_FOLDER} AND status='present'",
+                            f"UPDATE files SET status='missing' WHERE {in_folder()} AND status='present'",
                             folder_range(d),
                         )
                         self.report.missing += cur.rowcount
@@ -523,11 +523,13 @@ def _under(path: str, folder: str) -> bool:
 # less the rows whose rest holds a separator (files of its subfolders). SQLite tests that on the index entry
 # and reads only the folder's own rows; a subfolder's file costs an index entry, not a row. There is no
 # `dir` index since migration 0009: every file organize moved changed it (docs/organize.md).
-IN_FOLDER = "path >= ? AND path < ? AND instr(substr(path, ?), ?) = 0"
+def in_folder(path: str = "path") -> str:
+    """The condition on column ``path``; its parameters are folder_range's."""
+    return f"{path} >= ? AND {path} < ? AND instr(substr({path}, ?), ?) = 0"
 
 
 def folder_range(dir_text: str) -> tuple[str, str, int, str]:
-    """The parameters of IN_FOLDER for a folder's stored text."""
+    """The parameters of in_folder's condition for a folder's stored text."""
     sep = os.sep
     prefix = dir_text if dir_text.endswith(sep) else dir_text + sep
     return prefix, prefix[:-1] + chr(ord(sep) + 1), len(prefix) + 1, sep
@@ -548,7 +550,7 @@ def _index_folder(
     if not library_empty:
         for fid, name, size, mtime_ns, status, pver in rconn.execute(
             "SELECT f.id, f.name, f.size, f.mtime_ns, f.status, p.parser_version FROM files f"
-            f" LEFT JOIN parses p ON p.file_id = f.id WHERE {IN_FOLDER.replace('path', 'f.path')}",
+            f" LEFT JOIN parses p ON p.file_id = f.id WHERE {in_folder('f.path')}",
             folder_range(dir_text),
         ):
             if fid not in ix.claimed:
