@@ -12,6 +12,7 @@ import importlib
 import json
 import os
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -78,6 +79,7 @@ def verify(
     report = VerifyReport()
     add = report.checks.append
     add(check_dependencies())
+    add(check_move_loop())
     settings, check = check_settings(profile)
     add(check)
     add(check_writable("log folder", _log_dir(), "set ANIVAULT_HOME to a writable folder"))
@@ -117,6 +119,22 @@ def check_dependencies() -> Check:
             "reinstall AniVault: pip install --force-reinstall anivault (or pipx reinstall anivault)",
         )
     return Check("dependencies", "ok", f"{len(DEPENDENCIES)} libraries import")
+
+
+def check_move_loop() -> Check:
+    """Which form of organize's same-device move loop this install has (docs/install.md)."""
+    from anivault.organize import fileops
+
+    if fileops.lean_runner() is not None:
+        return Check("organize moves", "ok", "in C (anivault.organize._lean), a run of moves per call")
+    if not sys.platform.startswith("linux"):
+        return Check("organize moves", "ok", "in Python (the C loop is built on Linux only)")
+    return Check(
+        "organize moves",
+        "warn",
+        "in Python: the C loop (anivault.organize._lean) is not built, so large runs are slower",
+        "install a C compiler (gcc) and Python's headers, then reinstall AniVault (pip install --force-reinstall)",
+    )
 
 
 def check_settings(profile: str | None = None) -> tuple[Any, Check]:

@@ -60,6 +60,20 @@ def test_healthy_setup_passes(tmp_path: Path, emulator: Any, monkeypatch: pytest
     assert "test-key" not in json.dumps(report.to_json())
 
 
+def test_verify_says_which_move_loop_organize_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    from anivault.organize import fileops
+
+    check = dx.check_move_loop()
+    if fileops.lean_runner() is not None:
+        assert check.status == "ok" and "in C" in check.detail
+    monkeypatch.setattr(fileops, "lean_runner", lambda: None)
+    monkeypatch.setattr(dx.sys, "platform", "linux")
+    check = dx.check_move_loop()
+    assert check.status == "warn" and "in Python" in check.detail and "compiler" in (check.hint or "")
+    monkeypatch.setattr(dx.sys, "platform", "win32")
+    assert dx.check_move_loop().status == "ok"
+
+
 def test_problems_fail_with_a_fix(tmp_path: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANIVAULT_TMDB_URL", emulator.base_url)
     ss.store_api_key("not-the-right-key", "1234-pin")
