@@ -133,7 +133,8 @@ def check_move_loop() -> Check:
         "organize moves",
         "warn",
         "in Python: the C loop (anivault.organize._lean) is not built, so large runs are slower",
-        "install a C compiler (gcc) and Python's headers, then reinstall AniVault (pip install --force-reinstall)",
+        "install a C compiler (gcc) and Python's headers, then reinstall AniVault:"
+        " pip install --force-reinstall anivault (or pipx reinstall anivault)",
     )
 
 
