@@ -127,6 +127,10 @@ def check_move_loop() -> Check:
 
     if fileops.lean_runner() is not None:
         return Check("organize moves", "ok", "in C (anivault.organize._lean), a run of moves per call")
+    if fileops.LEAN_BUILT:  # built, but this process cannot use it (file names not UTF-8, a crash point)
+        return Check(
+            "organize moves", "ok", "in Python here (the C loop is built but not usable in this setup)"
+        )
     if not sys.platform.startswith("linux"):
         return Check("organize moves", "ok", "in Python (the C loop is built on Linux only)")
     return Check(

@@ -67,6 +67,9 @@ def test_verify_says_which_move_loop_organize_has(monkeypatch: pytest.MonkeyPatc
     if fileops.lean_runner() is not None:
         assert check.status == "ok" and "in C" in check.detail
     monkeypatch.setattr(fileops, "lean_runner", lambda: None)
+    if fileops.LEAN_BUILT:
+        assert dx.check_move_loop().status == "ok" and "not usable" in dx.check_move_loop().detail
+    monkeypatch.setattr(fileops, "LEAN_BUILT", False)
     monkeypatch.setattr(dx.sys, "platform", "linux")
     check = dx.check_move_loop()
     assert check.status == "warn" and "in Python" in check.detail and "compiler" in (check.hint or "")

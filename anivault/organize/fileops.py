@@ -325,6 +325,7 @@ try:  # the same check and rename in C, runs of moves per call (built on Linux w
     from anivault.organize._lean import move_run as _move_run
 except ImportError:  # pragma: no cover - no compiler at install time, or not Linux
     _move_run = None
+LEAN_BUILT = _move_run is not None  # `anivault verify` reports it
 
 
 def lean_runner() -> MoveRun | None:
