@@ -795,4 +795,4 @@ def test_a_run_sends_each_item_that_is_not_as_planned_down_the_general_path(
 )
 def test_the_c_loop_is_built_where_it_can_be() -> None:
     """setup.py marks the extension optional, so a broken build would pass silently: here it would not."""
-    assert fileops._move_run is not None and fileops.lean_runner() is fileops._move_run
+    assert fileops.LEAN_BUILT and fileops.lean_runner() is not None

@@ -305,6 +305,17 @@ def _run_operation(
         ctx.dirs = batch.folders
         last_flush = time.monotonic()
 
+    def recorded(n: int, read_clock: bool) -> None:
+        """After ``n`` items went into the batch: progress, Ctrl-C (the items in hand are recorded: stop
+        here), and a flush when the batch is full or (if ``read_clock``) old enough."""
+        batch.size += n
+        if progress is not None:
+            progress(n)
+        if ctrl_c.requested:
+            raise KeyboardInterrupt
+        if batch.size >= BATCH or (read_clock and time.monotonic() - last_flush > BATCH_SECONDS):
+            flush()
+
     sources, targets = ctx.sources, ctx.targets
     todo = (
         steps
@@ -326,14 +337,8 @@ def _run_operation(
                 if moved:
                     batch.add_lean(todo[i].seq)
                     batch.add_lean(todo[i + moved - 1].seq)
-                    batch.size += moved
                     i += moved
-                    if progress is not None:
-                        progress(moved)
-                    if ctrl_c.requested:
-                        raise KeyboardInterrupt
-                    if batch.size >= BATCH or time.monotonic() - last_flush > BATCH_SECONDS:
-                        flush()
+                    recorded(moved, True)
                 if why == 0:
                     continue
             item = todo[i]
@@ -360,16 +365,8 @@ def _run_operation(
                     break
                 batch.add(result)
                 quick = False
-            batch.size += 1
-            if progress is not None:
-                progress(1)
-            if ctrl_c.requested:  # the item in hand is recorded: stop here
-                raise KeyboardInterrupt
             # A lean move takes microseconds: the clock is read after every 256 of them, not every one.
-            if batch.size >= BATCH or (
-                (not quick or not batch.size & 255) and time.monotonic() - last_flush > BATCH_SECONDS
-            ):
-                flush()
+            recorded(1, not quick or not (batch.size + 1) & 255)
         flush()
     except KeyboardInterrupt:
         flush()
