@@ -499,7 +499,9 @@ def _last_organize(conn: sqlite3.Connection, limit: int) -> dict[str, Any] | Non
         op["items"] = {
             r["state"]: r["n"]
             for r in conn.execute(
-                "SELECT state, count(*) AS n FROM operation_items WHERE op_id=? GROUP BY state", (op["id"],)
+                "SELECT state, count(*) AS n FROM operation_items INDEXED BY uq_operation_items_op_id_seq"
+                " WHERE op_id=? GROUP BY state",
+                (op["id"],),
             )
         }
         op["failed"] = conn.execute(

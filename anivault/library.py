@@ -551,6 +551,9 @@ def _json_field(text: Any) -> Any:
 
 
 LEDGER_LIMIT = 50  # a file moved back and forth many times: show the latest steps, say how many in all
+# A file's ledger rows (v_ledger's), read run by run: CROSS JOIN keeps `operations` outside, so each run is one
+# search of the `(op_id, file_id)` index (left to itself, SQLite would scan the whole ledger for the file).
+LEDGER_HISTORY = " FROM operations o CROSS JOIN operation_items i ON i.op_id = o.id AND i.file_id = ?"
 
 
 def file_detail(conn: sqlite3.Connection, file_id: int) -> dict[str, Any] | None:
@@ -599,11 +602,12 @@ def file_detail(conn: sqlite3.Connection, file_id: int) -> dict[str, Any] | None
 
     ledger: dict[str, Any] | None = None
     if table_exists(conn, "v_ledger"):
-        total = conn.execute("SELECT count(*) FROM v_ledger WHERE file_id = ?", (file_id,)).fetchone()[0]
+        total = conn.execute(f"SELECT count(*){LEDGER_HISTORY}", (file_id,)).fetchone()[0]
         items = _all(
             conn,
-            "SELECT op_id, op_kind, op_status, op_created_at, seq, action, src, dst, state, note, finished_at"
-            " FROM v_ledger WHERE file_id = ? ORDER BY op_id DESC, seq DESC LIMIT ?",
+            "SELECT o.id AS op_id, o.kind AS op_kind, o.status AS op_status, o.created_at AS op_created_at,"
+            " i.seq, i.action, i.src, i.dst, i.state, i.note, i.finished_at"
+            f"{LEDGER_HISTORY} ORDER BY o.id DESC, i.seq DESC LIMIT ?",
             (file_id, LEDGER_LIMIT),
         )
         ledger = {"total": total, "items": items}

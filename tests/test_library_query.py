@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from anivault.errors import UsageError
 from anivault.library import (
     FIELD_HELP,
+    LEDGER_HISTORY,
     LibraryQuery,
     Term,
     compile_query,
@@ -349,6 +350,55 @@ def test_file_detail_of_a_video(conn: sqlite3.Connection) -> None:
     assert d["scans"]["since_last_seen"] == 0
     assert d["ledger"]["total"] == 1 and d["ledger"]["items"][0]["action"] == "move"
     json.dumps(d)  # JSON-ready as it is
+
+
+def test_file_history_over_many_runs_newest_first_by_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file's ledger history comes run by run through the `(op_id, file_id)` index (migration 0010),
+    newest first, other files' items left out, at most LEDGER_LIMIT items with the total beside them."""
+    import anivault.library as library
+
+    path = _build(tmp_path / "library.db")
+    conn = sqlite3.connect(path)
+    with conn:
+        for op, kind in ((2, "rollback"), (3, "organize"), (4, "organize")):
+            conn.execute(
+                "INSERT INTO operations (id, kind, status, dest, args, total, created_at)"
+                " VALUES (?, ?, 'done', '/dest', '{}', 2, ?)",
+                (op, kind, NOW),
+            )
+            for seq, fid in ((1, 3), (2, 1 if op != 4 else 3)):
+                conn.execute(
+                    "INSERT INTO operation_items (op_id, seq, file_id, action, src, dst, state)"
+                    " VALUES (?, ?, ?, 'move', ?, ?, 'done')",
+                    (op, seq, fid, f"/s/{op}-{seq}", f"/d/{op}-{seq}"),
+                )
+    try:
+        d = file_detail(conn, 1)
+        assert d is not None
+        assert d["ledger"]["total"] == 3
+        assert [(i["op_id"], i["op_kind"], i["seq"], i["src"]) for i in d["ledger"]["items"]] == [
+            (3, "organize", 2, "/s/3-2"),
+            (2, "rollback", 2, "/s/2-2"),
+            (1, "organize", 1, "/lib/a/old.mkv"),
+        ]
+        monkeypatch.setattr(library, "LEDGER_LIMIT", 2)
+        d = file_detail(conn, 1)
+        assert d is not None and d["ledger"]["total"] == 3
+        assert [i["op_id"] for i in d["ledger"]["items"]] == [3, 2]
+        plan = " | ".join(
+            str(r[3]) for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT count(*){LEDGER_HISTORY}", (1,))
+        )
+        assert (
+            "SEARCH i USING COVERING INDEX ix_operation_items_op_id_file_id (op_id=? AND file_id=?)" in plan
+        ), plan
+        indexes = {
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name='operation_items'")
+        }
+        assert "ix_operation_items_file_id" not in indexes
+    finally:
+        conn.close()
 
 
 def test_file_detail_companion_match_and_missing(conn: sqlite3.Connection) -> None:
