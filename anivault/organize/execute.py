@@ -8,12 +8,14 @@ touched are fsynced, so a `done` in the ledger always describes a durable state.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import os
 import queue
 import shutil
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +48,9 @@ from anivault.organize.plan import Step, numbered
 # ledger commit; 5,000 items or 2 s keeps that under a few percent of a run's time (scripts/bench_organize.py).
 BATCH = 5000
 BATCH_SECONDS = 2.0
+# The batch writer commits every COMMIT_ITEMS items or COMMIT_SECONDS (see BatchWriter._run).
+COMMIT_ITEMS = 25000
+COMMIT_SECONDS = 2.0
 # Lean moves per call into C (_lean.c): ~4 ms of renames between two looks at Ctrl-C and the clock.
 LEAN_CALL = 256
 # A file held open elsewhere (Windows sharing violation, EBUSY): retry with backoff, then report it.
@@ -156,13 +161,17 @@ class Batch:
             self._hi = -1
 
 
-class BatchWriter:
-    """The run's one writer thread: makes each batch's folders durable, then commits its outcomes.
+_IDLE = Batch(0)  # the writer's queue stayed empty for COMMIT_SECONDS
 
-    File operations and ledger commits overlap: the file calls release Python's lock, and so does SQLite
-    for each statement, which is why the commit does its per-file work in set-based statements
-    (Ledger.record). The order that matters is kept: a batch is committed `done` only after its folders
-    are synced.
+
+class BatchWriter:
+    """The run's one writer thread: writes each batch's outcomes, and commits them after making the
+    folders they touched durable.
+
+    File operations and ledger writes overlap: the file calls release Python's lock, and so does SQLite
+    for each statement, which is why the writer does its per-file work in set-based statements
+    (Ledger.record_into). The order that matters is kept: outcomes are committed `done` only after their
+    folders are synced.
     """
 
     def __init__(self, ledger: Ledger) -> None:
@@ -177,36 +186,64 @@ class BatchWriter:
         self._thread.start()
 
     def _run(self) -> None:
+        # The batches' statements run as they arrive, beside the file operations, but their transaction is
+        # committed only every COMMIT_ITEMS items (COMMIT_SECONDS, or the run's end): a batch's `files`
+        # rows lie all over the table when ids follow the index's walk, so each commit rewrote most of the
+        # table's pages, and its automatic checkpoint copied them again. With 5,000-item commits, 100k
+        # moves wrote 770 MB; committing every 25,000 writes 350 MB (docs/organize.md). Items wait
+        # `pending` a little longer, which recovery resolves against the disk as before.
+        conn = self._ledger.conn
+        folders: set[str] = set()
+        open_items = 0
+        opened = 0.0
         stop = False
         while not stop:
-            # Group commit: every batch waiting when the writer comes back goes into one transaction. A
-            # batch's `files` rows lie all over the table when ids follow the index's walk, so each commit
-            # rewrites most of the table's pages whatever its size: with 5,000-item commits, 100k moves
-            # wrote 550 MB of WAL. Behind, the writer now commits fewer, larger batches (docs/organize.md).
+            # Every batch waiting when the writer comes back goes in at once. With a transaction open it
+            # waits at most COMMIT_SECONDS: a slow item (a long copy) does not hold earlier ones uncommitted.
             batches: list[Batch] = []
-            item = self._queue.get()
-            while True:
+            try:
+                item = self._queue.get(timeout=COMMIT_SECONDS if open_items else None)
+            except queue.Empty:
+                item = _IDLE
+            while item is not _IDLE:
                 if item is None:
                     stop = True
                     break
-                batches.append(item)
+                if item.results or item.plain:
+                    batches.append(item)
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-            if not batches or self._error is not None:
+            if self._error is not None:
                 continue
             try:
-                folders = set().union(*(b.folders for b in batches))
-                if folders:
-                    crashpoint("before_dir_fsync")
-                    sync_folders(folders)
-                crashpoint("before_done_commit")
-                self._ledger.record(
-                    [r for b in batches for r in b.results], [p for b in batches for p in b.plain]
-                )
+                if batches:
+                    if not open_items:
+                        conn.execute("BEGIN IMMEDIATE")
+                        opened = time.monotonic()
+                    self._ledger.record_into(
+                        conn, [r for b in batches for r in b.results], [p for b in batches for p in b.plain]
+                    )
+                    folders.update(*(b.folders for b in batches))
+                    open_items += sum(max(b.size, 1) for b in batches)
+                if open_items and (
+                    stop or open_items >= COMMIT_ITEMS or time.monotonic() - opened > COMMIT_SECONDS
+                ):
+                    # A `done` must describe a durable state: the batches' folders first, then the commit.
+                    if folders:
+                        crashpoint("before_dir_fsync")
+                        sync_folders(folders)
+                    crashpoint("before_done_commit")
+                    conn.execute("COMMIT")
+                    folders = set()
+                    open_items = 0
             except BaseException as exc:  # surfaced to the run's thread at the next put/close
                 self._error = exc
+                open_items = 0
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
 
     def put(self, batch: Batch) -> None:
         if self._error is not None:

@@ -493,7 +493,16 @@ class Ledger:
         return new_id, (steps if steps is not None and len(steps) == total else None)
 
     def record(self, results: Sequence[ItemResult], plain: Sequence[tuple[int, int, int]] = ()) -> None:
-        """Commit a batch of outcomes; moved files' `files.path` follows in the same transaction.
+        """Commit a batch of outcomes (record_into, in a transaction of its own)."""
+        if results or plain:
+            with self.tx() as c:
+                self.record_into(c, results, plain)
+
+    def record_into(
+        self, c: sqlite3.Connection, results: Sequence[ItemResult], plain: Sequence[tuple[int, int, int]] = ()
+    ) -> None:
+        """Write a batch of outcomes into the caller's open transaction; moved files' `files.path` follows
+        in the same transaction.
 
         ``plain`` are (op_id, first seq, last seq) runs of items the caller already knows were done exactly
         as planned (the executor's lean moves), so no per-item object reaches this function for them. The
@@ -539,32 +548,31 @@ class Ledger:
                         r.action, stamp, op, seq,
                     )
                 )  # fmt: skip
-        with self.tx() as c:
-            if plain_ranges:
-                # `state='pending'` guards items a resumed run finished earlier inside the same seq range.
-                c.executemany(
-                    "UPDATE operation_items SET state='done', finished_at=?"
-                    " WHERE op_id=? AND seq BETWEEN ? AND ? AND state='pending'",
-                    plain_ranges,
-                )
+        if plain_ranges:
+            # `state='pending'` guards items a resumed run finished earlier inside the same seq range.
             c.executemany(
-                "UPDATE operation_items SET state=?, note=?, dst_dev=COALESCE(?, dst_dev),"
-                " dst_inode=COALESCE(?, dst_inode), hash=COALESCE(?, hash), dst=COALESCE(?, dst),"
-                " dst_raw=CASE WHEN ? THEN ? ELSE dst_raw END, dst_dir_len=CASE WHEN ? THEN ? ELSE dst_dir_len END,"
-                " action=COALESCE(?, action),"
-                " finished_at=? WHERE op_id=? AND seq=?",
-                item_rows,
+                "UPDATE operation_items SET state='done', finished_at=?"
+                " WHERE op_id=? AND seq BETWEEN ? AND ? AND state='pending'",
+                plain_ranges,
             )
-            for op, (lo, hi) in spans.items():
-                # The originals a rollback's done items reversed (re-marking one a resumed run already
-                # marked changes nothing).
-                c.execute(
-                    "UPDATE operation_items SET state='undone', finished_at=? WHERE id IN ("
-                    " SELECT undo_of FROM operation_items WHERE op_id=? AND seq BETWEEN ? AND ?"
-                    " AND state='done' AND undo_of IS NOT NULL)",
-                    (stamp, op, lo, hi),
-                )
-                self._follow_moves(c, op, lo, hi)
+        c.executemany(
+            "UPDATE operation_items SET state=?, note=?, dst_dev=COALESCE(?, dst_dev),"
+            " dst_inode=COALESCE(?, dst_inode), hash=COALESCE(?, hash), dst=COALESCE(?, dst),"
+            " dst_raw=CASE WHEN ? THEN ? ELSE dst_raw END, dst_dir_len=CASE WHEN ? THEN ? ELSE dst_dir_len END,"
+            " action=COALESCE(?, action),"
+            " finished_at=? WHERE op_id=? AND seq=?",
+            item_rows,
+        )
+        for op, (lo, hi) in spans.items():
+            # The originals a rollback's done items reversed (re-marking one a resumed run already
+            # marked changes nothing).
+            c.execute(
+                "UPDATE operation_items SET state='undone', finished_at=? WHERE id IN ("
+                " SELECT undo_of FROM operation_items WHERE op_id=? AND seq BETWEEN ? AND ?"
+                " AND state='done' AND undo_of IS NOT NULL)",
+                (stamp, op, lo, hi),
+            )
+            self._follow_moves(c, op, lo, hi)
 
     # `files.dir`/`files.name` of a ledger path, in SQL: os.path.dirname and basename of the normalised
     # absolute paths the ledger holds (tests/test_organize_lean.py checks them against posixpath and ntpath).
@@ -637,7 +645,7 @@ class Ledger:
         try:
             c.execute("SAVEPOINT paths")
             # One join from the batch's moves to `files` by primary key: cheaper than looking up each
-            # file's items by ix_operation_items_file_id and sorting them.
+            # file's items by its index and sorting them.
             c.execute(
                 "UPDATE files SET (path, path_raw, dir, name, root_id, status) ="
                 f" (m.dst, m.dst_raw, m.dir, m.name, {root_of}, 'present')"
@@ -677,7 +685,8 @@ class Ledger:
         """Close every still-pending item of a run (a stopped run: nothing happened to them)."""
         with self.tx() as c:
             cur = c.execute(
-                "UPDATE operation_items SET state=?, note=?, finished_at=? WHERE op_id=? AND state='pending'",
+                "UPDATE operation_items INDEXED BY uq_operation_items_op_id_seq SET state=?, note=?, finished_at=?"
+                " WHERE op_id=? AND state='pending'",
                 (state, note, now(), op_id),
             )
             return cur.rowcount
@@ -686,7 +695,8 @@ class Ledger:
         """--resume: aborted and failed items become pending again (re-recorded durably before acting)."""
         with self.tx() as c:
             c.execute(
-                "UPDATE operation_items SET state='pending', note=NULL WHERE op_id=? AND state IN ('aborted', 'failed')",
+                "UPDATE operation_items INDEXED BY uq_operation_items_op_id_seq SET state='pending', note=NULL"
+                " WHERE op_id=? AND state IN ('aborted', 'failed')",
                 (op_id,),
             )
             c.execute("UPDATE operations SET status='running', finished_at=NULL WHERE id=?", (op_id,))
@@ -740,7 +750,9 @@ class Ledger:
         """How many items of run ``op_id`` are in each state."""
         return dict(
             self.conn.execute(
-                "SELECT state, count(*) FROM operation_items WHERE op_id=? GROUP BY state", (op_id,)
+                "SELECT state, count(*) FROM operation_items INDEXED BY uq_operation_items_op_id_seq"
+                " WHERE op_id=? GROUP BY state",
+                (op_id,),
             ).fetchall()
         )
 
