@@ -2,8 +2,9 @@
 
 Items run in ledger order in one thread: order matters (folders before files, a vacated name before its
 reuse, the halves of a swap), and same-device moves are metadata operations that a pool would not speed up.
-Outcomes go to the ledger in batches (every BATCH items or BATCH_SECONDS), after the folders the batch
-touched are fsynced, so a `done` in the ledger always describes a durable state.
+Outcomes go to the ledger writer in batches (every BATCH items or BATCH_SECONDS); it commits them every
+COMMIT_ITEMS items or COMMIT_SECONDS, after the folders they touched are fsynced, so a `done` in the ledger
+always describes a durable state.
 """
 
 from __future__ import annotations
@@ -44,11 +45,11 @@ from anivault.organize.fileops import (
 from anivault.organize.ledger import RUN_CACHE_KIB, ItemResult, Ledger, LedgerItem, item_of_step
 from anivault.organize.plan import Step, numbered
 
-# A batch ends with one syncfs per filesystem (a journal commit that stalls concurrent renames) and one
-# ledger commit; 5,000 items or 2 s keeps that under a few percent of a run's time (scripts/bench_organize.py).
+# A batch is handed to the writer thread every 5,000 items or 2 s; the writer writes it at once, and commits
+# every COMMIT_ITEMS items with one syncfs per filesystem before (a journal commit that stalls concurrent
+# renames): 25,000 items keeps that, and the pages each commit rewrites, small (scripts/bench_organize.py).
 BATCH = 5000
 BATCH_SECONDS = 2.0
-# The batch writer commits every COMMIT_ITEMS items or COMMIT_SECONDS (see BatchWriter._run).
 COMMIT_ITEMS = 25000
 COMMIT_SECONDS = 2.0
 # Lean moves per call into C (_lean.c): ~4 ms of renames between two looks at Ctrl-C and the clock.

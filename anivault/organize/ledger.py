@@ -4,8 +4,8 @@ Rules it keeps (RELIABILITY §3):
 - The whole run is written as `pending` items in ONE transaction, committed with `synchronous=FULL`, before
   the first file is touched (intent before action, G3). So after any crash the ledger is a superset of what
   happened on disk.
-- Items are marked done in batches (hundreds per commit, never one commit per file); `files.path` follows
-  every move in the same transaction. A crash between an action and its batch commit leaves the item
+- Items are marked done in batches (up to 25,000 per commit, never one commit per file); `files.path`
+  follows every move in the same transaction. A crash between an action and its batch commit leaves the item
   `pending`, and recovery reads the disk to learn how far it got: every intermediate state is visible there
   (the deterministic temp name `.anivault-<op>-<seq>.part`, the source, the target), which is why the
   intermediate states need no commit of their own.
