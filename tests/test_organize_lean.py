@@ -762,6 +762,41 @@ def test_an_intent_checks_file_ids_itself_and_puts_the_connection_back(
     assert a.exists() and b.exists()  # an intent touches no file
 
 
+def test_the_file_id_check_trusts_a_range_count_only_where_the_library_has_no_gap(
+    db: Database, tmp_path: Path
+) -> None:
+    """A plan whose ids are dense is checked with one count over the range of ids; where that range has a
+    gap (a row deleted by hand in `sqlite3`) the ids are looked up one by one, so a plan naming the missing
+    row is still refused and one that steps over the gap still passes."""
+    paths = [write(tmp_path / "src" / f"ep{n}.mkv", str(n)) for n in range(1, 6)]
+    ids = index_rows(db, tmp_path / "src", paths)
+    statements: list[str] = []
+
+    def check(chosen: list[int]) -> None:
+        plan = service.plan_from_inputs(
+            [indexed(paths[ids.index(i)], ids.index(i) + 1, i) for i in chosen], str(tmp_path / "vault")
+        )
+        steps = service.expand_steps(plan.moves, "t")
+        statements.clear()
+        with Ledger(db) as led:
+            led.conn.set_trace_callback(statements.append)
+            with led.tx() as c:
+                Ledger._check_file_ids(c, steps)
+
+    check(ids)  # no gap: the range count alone
+    assert not any("json_each" in s for s in statements)
+    assert any("BETWEEN" in s for s in statements)
+    conn = sqlite3.connect(db.path)
+    conn.execute("PRAGMA foreign_keys=OFF")
+    conn.execute("DELETE FROM files WHERE id=?", (ids[2],))
+    conn.commit()
+    conn.close()
+    check([ids[0], ids[1], ids[3], ids[4]])  # over the gap: looked up one by one, and passes
+    assert any("json_each" in s for s in statements)
+    with pytest.raises(UsageError, match=f"file id\\(s\\) {ids[2]} that the library no longer has"):
+        check(ids[:4])
+
+
 @needs_c
 def test_the_c_loop_moves_a_run_and_stops_at_the_first_item_python_must_look_at(tmp_path: Path) -> None:
     """_lean.move_run's contract (see _lean.c): moves from `start` in order, stops before the first item

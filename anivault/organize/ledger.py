@@ -319,6 +319,17 @@ class Ledger:
         ids = sorted({s.file_id for s in steps if s.file_id is not None})
         if not ids:
             return
+        lo, hi = ids[0], ids[-1]
+        span = hi - lo + 1
+        if (
+            span <= 8 * len(ids)
+            and c.execute("SELECT count(*) FROM files WHERE id BETWEEN ? AND ?", (lo, hi)).fetchone()[0]
+            == span
+        ):
+            # The library has a row for every id from the lowest to the highest (AniVault never deletes
+            # one), so it has every id in between: a count over one rowid range, where the search below
+            # parsed and looked up 100,000 ids one by one (0.05-0.14 s of a 100k intent).
+            return
         known = c.execute(
             "SELECT count(*) FROM files WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
         ).fetchone()[0]
@@ -361,21 +372,25 @@ class Ledger:
             # binds only the 10 values they have (binding the rest as NULLs cost 40% more per row). The
             # items go in in seq order, in runs of one kind or the other.
             runs: list[tuple[bool, list[tuple[Any, ...]]]] = []
+            sep = "/" if os.sep == "/" else None  # folder_len, inline: the loop runs once per item
             for s in steps:
                 fp = s.fp
                 src = s.src
+                dst = s.dst
                 plain = (
                     s.action == "move" and fp is not None and src is not None and s.undo_of is None
-                    and (dest_dev is None or fp.dev == dest_dev) and src.isascii() and s.dst.isascii()
+                    and (dest_dev is None or fp.dev == dest_dev) and src.isascii() and dst.isascii()
                 )  # fmt: skip
                 if not runs or runs[-1][0] != plain:
                     runs.append((plain, []))
                 if plain:
                     assert fp is not None and src is not None
+                    a = src.rfind(sep) if sep else -1
+                    b = dst.rfind(sep) if sep else -1
                     runs[-1][1].append(
                         (
-                            s.seq, s.file_id, src, s.dst, fp.size, fp.mtime_ns, fp.dev, fp.inode,
-                            folder_len(src), folder_len(s.dst),
+                            s.seq, s.file_id, src, dst, *fp,  # size, mtime_ns, dev, inode
+                            a if a > 0 and src[a - 1] != sep else None, b if b > 0 and dst[b - 1] != sep else None,
                         )
                     )  # fmt: skip
                     continue
