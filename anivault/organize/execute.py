@@ -360,6 +360,10 @@ def _run_operation(
         if isinstance(steps, list)
         else list(steps if steps is not None else ledger.pending_steps(op_id))
     )
+    # A run just written has no items but these: its outcomes, tallied here, are its counts, and finish
+    # need not count 100,000 rows again (0.03-0.05 s). A resumed run has earlier outcomes: finish counts.
+    tally: dict[str, int] | None = {} if steps is not None else None
+    lean_done = 0
     lean = FAST_MOVES
     many = lean_runner()
     i, total = 0, len(todo)
@@ -376,6 +380,7 @@ def _run_operation(
                     batch.add_lean(todo[i].seq)
                     batch.add_lean(todo[i + moved - 1].seq)
                     i += moved
+                    lean_done += moved
                     recorded(moved, True)
                 if why == 0:
                     continue
@@ -392,6 +397,7 @@ def _run_operation(
                 # Most items of a run: a lean move, done exactly as planned (inode, size, mtime kept): the
                 # commit marks a whole run of them in one statement.
                 batch.add_lean(item.seq)
+                lean_done += 1
                 quick = True
             else:
                 full = item_of_step(op_id, item)
@@ -400,8 +406,12 @@ def _run_operation(
                 except StopRun as stop:
                     stopped = str(stop)
                     batch.add(ItemResult(full, "failed", stopped))
+                    if tally is not None:
+                        tally["failed"] = tally.get("failed", 0) + 1
                     break
                 batch.add(result)
+                if tally is not None:
+                    tally[result.state] = tally.get(result.state, 0) + 1
                 quick = False
             # A lean move takes microseconds: the clock is read after every 256 of them, not every one.
             recorded(1, not quick or not (batch.size + 1) & 255)
@@ -432,15 +442,25 @@ def _run_operation(
         targets.close()
     writer.close()
     if stopped is not None:
-        ledger.mark_pending(op_id, "aborted", f"not attempted: the run stopped ({stopped})")
-    return finish(ledger, op_id, stopped)
+        aborted = ledger.mark_pending(op_id, "aborted", f"not attempted: the run stopped ({stopped})")
+        if tally is not None:
+            tally["aborted"] = aborted
+    if tally is not None:
+        if lean_done:
+            tally["done"] = tally.get("done", 0) + lean_done
+        tally = {state: k for state, k in tally.items() if k}
+    return finish(ledger, op_id, stopped, tally)
 
 
-def finish(ledger: Ledger, op_id: int, stopped: str | None = None) -> RunSummary:
-    """Derive and store the run's status from its items' states."""
+def finish(
+    ledger: Ledger, op_id: int, stopped: str | None = None, counts: dict[str, int] | None = None
+) -> RunSummary:
+    """Derive and store the run's status from its items' states (``counts``: the executor's tally of a
+    run it carried out from start to end, which is what counting the items would give)."""
     op = ledger.operation(op_id, counts=False)
     assert op is not None
-    counts = ledger.counts(op_id)
+    if counts is None:
+        counts = ledger.counts(op_id)
     if counts.get("pending"):
         status = "running"
     elif stopped is not None:
