@@ -762,12 +762,12 @@ def test_an_intent_checks_file_ids_itself_and_puts_the_connection_back(
     assert a.exists() and b.exists()  # an intent touches no file
 
 
-def test_the_file_id_check_trusts_a_range_count_only_where_the_library_has_no_gap(
+def test_the_file_id_check_trusts_a_row_count_only_while_the_library_has_no_gap(
     db: Database, tmp_path: Path
 ) -> None:
-    """A plan whose ids are dense is checked with one count over the range of ids; where that range has a
-    gap (a row deleted by hand in `sqlite3`) the ids are looked up one by one, so a plan naming the missing
-    row is still refused and one that steps over the gap still passes."""
+    """While the library's ids are 1..max with no gap, a plan's ids are proven by counting the rows; once a
+    row is deleted by hand in `sqlite3` the ids are looked up one by one, so a plan naming the missing row
+    is still refused and one that steps over the gap still passes."""
     paths = [write(tmp_path / "src" / f"ep{n}.mkv", str(n)) for n in range(1, 6)]
     ids = index_rows(db, tmp_path / "src", paths)
     statements: list[str] = []
@@ -783,9 +783,9 @@ def test_the_file_id_check_trusts_a_range_count_only_where_the_library_has_no_ga
             with led.tx() as c:
                 Ledger._check_file_ids(c, steps)
 
-    check(ids)  # no gap: the range count alone
+    check(ids)  # no gap: the count alone
     assert not any("json_each" in s for s in statements)
-    assert any("BETWEEN" in s for s in statements)
+    assert any("count(*) FROM files)" in s for s in statements)
     conn = sqlite3.connect(db.path)
     conn.execute("PRAGMA foreign_keys=OFF")
     conn.execute("DELETE FROM files WHERE id=?", (ids[2],))

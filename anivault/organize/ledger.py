@@ -319,16 +319,13 @@ class Ledger:
         ids = sorted({s.file_id for s in steps if s.file_id is not None})
         if not ids:
             return
-        lo, hi = ids[0], ids[-1]
-        span = hi - lo + 1
-        if (
-            span <= 8 * len(ids)
-            and c.execute("SELECT count(*) FROM files WHERE id BETWEEN ? AND ?", (lo, hi)).fetchone()[0]
-            == span
-        ):
-            # The library has a row for every id from the lowest to the highest (AniVault never deletes
-            # one), so it has every id in between: a count over one rowid range, where the search below
-            # parsed and looked up 100,000 ids one by one (0.05-0.14 s of a 100k intent).
+        rows, first, last = c.execute(
+            "SELECT (SELECT count(*) FROM files), (SELECT min(id) FROM files), (SELECT max(id) FROM files)"
+        ).fetchone()
+        if rows and first >= 1 and rows == last and 1 <= ids[0] and ids[-1] <= last:
+            # The library's ids are exactly 1..last with no gap (AniVault never deletes a row), so every id
+            # in that range exists: SQLite counts the rows from its smallest index's pages (under a
+            # millisecond), where the search below parsed and looked up 100,000 ids (0.05-0.14 s).
             return
         known = c.execute(
             "SELECT count(*) FROM files WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
