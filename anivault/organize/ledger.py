@@ -322,7 +322,7 @@ class Ledger:
         rows, first, last = c.execute(
             "SELECT (SELECT count(*) FROM files), (SELECT min(id) FROM files), (SELECT max(id) FROM files)"
         ).fetchone()
-        if rows and first >= 1 and rows == last and 1 <= ids[0] and ids[-1] <= last:
+        if rows and first >= 1 and rows == last and ids[0] >= 1 and ids[-1] <= last:
             # The library's ids are exactly 1..last with no gap (AniVault never deletes a row), so every id
             # in that range exists: SQLite counts the rows from its smallest index's pages (under a
             # millisecond), where the search below parsed and looked up 100,000 ids (0.05-0.14 s).
