@@ -357,6 +357,43 @@ def test_rollback_without_wal_reads_its_items_after_the_intent(db: Database, tmp
 
 
 @lean_only
+def test_the_last_items_of_a_run_go_to_the_writer_in_small_batches(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches hold BATCH items until the last TAIL_ITEMS, which go TAIL_BATCH at a time: once the last file
+    has moved, the writer has one small batch left to write, not a full one."""
+    src = tmp_path / "src"
+    paths = [write(src / f"d{n % 3}" / f"[Grp] Frieren - {n:02d}.mkv", f"ep {n}") for n in range(1, 31)]
+    ids = index_rows(db, src, paths)
+    monkeypatch.setattr(execute, "BATCH", 8)
+    monkeypatch.setattr(execute, "TAIL_ITEMS", 10)
+    monkeypatch.setattr(execute, "TAIL_BATCH", 2)
+    sizes: list[int] = []
+    put = execute.BatchWriter.put
+
+    def sized_put(self: execute.BatchWriter, batch: execute.Batch) -> None:
+        sizes.append(batch.size)
+        put(self, batch)
+
+    monkeypatch.setattr(execute.BatchWriter, "put", sized_put)
+    plan = service.plan_from_inputs(
+        [indexed(p, n, i) for n, (p, i) in enumerate(zip(paths, ids, strict=True), 1)],
+        str(tmp_path / "vault"),
+    )
+    res = service.apply_plan(db, plan)
+    assert res.status == "done"
+    total = ledger_rows(db.path, "SELECT count(*) FROM operation_items WHERE op_id=?", res.op_id)[0][0]
+    assert sum(sizes) == total > 30  # the files and their folders
+    assert sizes[:2] == [8, 8] and max(sizes) == 8, sizes
+    tail, seen = [], 0
+    for size in reversed(sizes):
+        if seen >= 10:
+            break
+        tail.append(size)
+        seen += size
+    assert max(tail) <= 2 and len(tail) >= 5, sizes  # the last 10 items, 2 at a time
+
+
 def test_a_writer_behind_takes_the_waiting_batches_together_and_commits_every_commit_items(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
