@@ -306,8 +306,8 @@ def expand_steps(moves: Sequence[Move], token: str) -> list[Step]:
     temp_first: list[tuple[Move, str]] = []
     for m in todo:
         # Most moves wait for nothing: their target is no move's source, nor their own source in another
-        # case, nor a file that exists now. Those are placed here; _visit orders the rest (0.15 -> 0.08 s
-        # for 100,000 moves). A move placed here is `done` for any later visit that reaches it.
+        # case, nor a file that exists now. Those are placed here; _visit orders the rest (expand_steps
+        # 0.16 -> 0.125 s of CPU at 100,000 moves). A move placed here is `done` for any later visit.
         if (
             m.action != "move"
             or (m.dst not in by_src and not m.occupied and not same_key(m.src, m.dst) and id(m) not in state)
