@@ -120,6 +120,13 @@ def indexed(path: Path, episode: int, file_id: int) -> PlanInput:
     return dataclasses.replace(episode_input(path, episode), file_id=file_id)
 
 
+def episodes_plan(paths: list[Path], ids: list[int], vault: Path) -> service.OrganizePlan:
+    """The plan for ``paths`` as episodes 1, 2, … of one show, each with its library id, into ``vault``."""
+    return service.plan_from_inputs(
+        [indexed(p, n, i) for n, (p, i) in enumerate(zip(paths, ids, strict=True), 1)], str(vault)
+    )
+
+
 @lean_only
 def test_lean_moves_keep_the_library_rows_true_there_and_back(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lean_path: str
@@ -135,10 +142,7 @@ def test_lean_moves_keep_the_library_rows_true_there_and_back(
 
     monkeypatch.setattr(execute, "move_same_device", general_path_used)
     lean = count_lean_moves(monkeypatch)
-    plan = service.plan_from_inputs(
-        [indexed(p, n, i) for n, (p, i) in enumerate(zip(paths, ids, strict=True), 1)],
-        str(tmp_path / "vault"),
-    )
+    plan = episodes_plan(paths, ids, tmp_path / "vault")
     res = service.apply_plan(db, plan)
     assert res.status == "done" and not any(p.exists() for p in paths)
     # Python opens each folder's handle (the first move from each of d0..d2); the C loop then takes the rest.
@@ -176,10 +180,7 @@ def test_rows_from_before_the_folder_lengths_still_roll_back_the_library_rows(
     paths = [write(src / f"d{n % 2}" / f"[Grp] Frieren - {n:02d}.mkv", f"ep {n}") for n in range(1, 5)]
     ids = index_rows(db, src, paths)
     before_rows = file_rows(db)
-    plan = service.plan_from_inputs(
-        [indexed(p, n, i) for n, (p, i) in enumerate(zip(paths, ids, strict=True), 1)],
-        str(tmp_path / "vault"),
-    )
+    plan = episodes_plan(paths, ids, tmp_path / "vault")
     res = service.apply_plan(db, plan)
     assert res.status == "done"
     conn = sqlite3.connect(db.path)
@@ -376,10 +377,7 @@ def test_the_last_items_of_a_run_go_to_the_writer_in_small_batches(
         put(self, batch)
 
     monkeypatch.setattr(execute.BatchWriter, "put", sized_put)
-    plan = service.plan_from_inputs(
-        [indexed(p, n, i) for n, (p, i) in enumerate(zip(paths, ids, strict=True), 1)],
-        str(tmp_path / "vault"),
-    )
+    plan = episodes_plan(paths, ids, tmp_path / "vault")
     res = service.apply_plan(db, plan)
     assert res.status == "done"
     total = ledger_rows(db.path, "SELECT count(*) FROM operation_items WHERE op_id=?", res.op_id)[0][0]
@@ -430,10 +428,7 @@ def test_a_writer_behind_takes_the_waiting_batches_together_and_commits_every_co
     monkeypatch.setattr(execute.BatchWriter, "put", counted_put)
     monkeypatch.setattr(execute, "sync_folders", counted_sync)
     monkeypatch.setattr(Ledger, "record_into", sized_record)
-    plan = service.plan_from_inputs(
-        [indexed(p, n, i) for n, (p, i) in enumerate(zip(paths, ids, strict=True), 1)],
-        str(tmp_path / "vault"),
-    )
+    plan = episodes_plan(paths, ids, tmp_path / "vault")
     res = service.apply_plan(db, plan)
     assert res.status == "done"
     total = ledger_rows(db.path, "SELECT count(*) FROM operation_items WHERE op_id=?", res.op_id)[0][0]
