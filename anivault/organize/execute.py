@@ -337,8 +337,7 @@ def _run_operation(
     ctx.dirs = batch.folders
     last_flush = time.monotonic()
     stopped: str | None = None
-    limit = BATCH  # items per batch: TAIL_BATCH from item `tail` on (the run's last TAIL_ITEMS)
-    i = total = tail = 0
+    i = total = tail = 0  # batches hold BATCH items, TAIL_BATCH from item `tail` on (the last TAIL_ITEMS)
     writer = BatchWriter(ledger)
 
     def flush() -> None:
@@ -351,17 +350,15 @@ def _run_operation(
 
     def recorded(n: int, read_clock: bool) -> None:
         """After ``n`` items went into the batch: progress, Ctrl-C (the items in hand are recorded: stop
-        here), and a flush when the batch is full or (if ``read_clock``) old enough. Afterwards the batch
-        holds fewer than ``limit`` items."""
-        nonlocal limit
+        here), and a flush when the batch is full or (if ``read_clock``) old enough."""
         batch.size += n
         if progress is not None:
             progress(n)
         if ctrl_c.requested:
             raise KeyboardInterrupt
-        if i >= tail:
-            limit = TAIL_BATCH
-        if batch.size >= limit or (read_clock and time.monotonic() - last_flush > BATCH_SECONDS):
+        if batch.size >= (TAIL_BATCH if i >= tail else BATCH) or (
+            read_clock and time.monotonic() - last_flush > BATCH_SECONDS
+        ):
             flush()
 
     sources, targets = ctx.sources, ctx.targets
@@ -378,15 +375,14 @@ def _run_operation(
     many = lean_runner()
     i, total = 0, len(todo)
     tail = max(0, total - TAIL_ITEMS) if TAIL_BATCH < BATCH else total
-    if tail == 0:
-        limit = TAIL_BATCH
     try:
         while i < total:
             if many is not None:
                 # Runs of lean moves in C, up to LEAN_CALL at a time (Ctrl-C and the clock are looked at
                 # between calls); it stops at the first item that is not one, which the loop below takes.
+                room = (BATCH if i < tail else TAIL_BATCH) - batch.size
                 moved, why = many(
-                    todo, i, min(total, i + LEAN_CALL, i + limit - batch.size, tail if i < tail else total),
+                    todo, i, min(total, i + LEAN_CALL, i + room, tail if i < tail else total),
                     sources._open, targets._open, batch.folders,
                 )  # fmt: skip
                 if moved:
