@@ -262,32 +262,88 @@ def test_rollback_steps_read_beside_its_intent_are_the_items_it_wrote(
     with Ledger(db) as led:
         created = led.create_rollback(op_id)
         assert created is not None
-        new_id, steps = created
-        assert steps is not None, "a WAL database reads the steps beside the intent"
-        assert steps == list(led.pending_steps(new_id))
-        assert [s.action for s in steps] == ["move" if action == "move" else "unlink"] * 3 + ["rmdir"] * 3
+        new_id, stream = created
+        assert stream is not None, "a WAL database reads the steps beside the intent"
+        assert (stream.run_id, stream.total) == (new_id, 6)
+        assert stream.wait(stream.total) == 6 and stream.complete
+        stream.close()
+        assert stream.steps == list(led.pending_steps(new_id))
+        assert [s.action for s in stream.steps] == ["move" if action == "move" else "unlink"] * 3 + [
+            "rmdir"
+        ] * 3
 
 
-def test_rollback_reads_its_items_back_when_the_side_read_disagrees(
+def _rollback_with_stream(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fetch: Callable[[Any, int, int], list[Any]]
+) -> tuple[list[int], list[Path]]:
+    """Roll back the run of _organized with the side read's chunks (two rows each) passed through ``fetch``
+    (cursor, size, call number); returns the seqs the executor read back from the ledger."""
+    op_id, paths = _organized(db, tmp_path)
+    calls = iter(range(100))
+    monkeypatch.setattr(ledger.StepStream, "FIRST", 2)
+    monkeypatch.setattr(ledger.StepStream, "CHUNK", 2)
+    monkeypatch.setattr(
+        ledger.StepStream, "_fetch", staticmethod(lambda cur, size: fetch(cur, size, next(calls)))
+    )
+    read_back: list[int] = []
+    real_remainder = ledger.StepStream.remainder
+
+    def remainder(self: ledger.StepStream, led: Ledger) -> list[Step]:
+        rest = real_remainder(self, led)
+        read_back.extend(s.seq for s in rest)
+        return rest
+
+    monkeypatch.setattr(ledger.StepStream, "remainder", remainder)
+    back = service.rollback(db, op_id)
+    assert not isinstance(back, list) and back.status == "done", back
+    assert back.counts == {"done": 6}
+    assert all(p.exists() for p in paths) and not (tmp_path / "vault").exists()
+    return read_back, paths
+
+
+def test_a_rollback_whose_side_read_ends_short_reads_the_rest_back(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another writer changing the run between the two reads (AniVault's writer lock keeps its own out):
-    the counts differ, the side read is dropped, and the executor reads the items back from the ledger."""
-    op_id, paths = _organized(db, tmp_path)
-    real = ledger._StepReader.result
-    dropped: list[object] = []
+    the read delivers fewer items than the intent wrote, and the executor reads the rest from the ledger."""
 
-    def one_short(self: ledger._StepReader) -> list[Any] | None:
-        got = real(self)
-        dropped.append(got[-1] if got else None)
-        return got[:-1] if got else got
+    rows: list[Any] = []
 
-    monkeypatch.setattr(ledger._StepReader, "result", one_short)
-    back = service.rollback(db, op_id)
-    assert dropped and dropped[0] is not None
-    # Had the short list been carried out, its last item (a folder) would still be pending.
-    assert not isinstance(back, list) and back.status == "done", back
-    assert all(p.exists() for p in paths) and not (tmp_path / "vault").exists()
+    def drop_last(cur: Any, size: int, call: int) -> list[Any]:
+        if call == 0:
+            rows.extend(cur.fetchall()[:-1])  # the read ends one row early
+        chunk = rows[:size]
+        del rows[:size]
+        return chunk
+
+    read_back, _ = _rollback_with_stream(db, tmp_path, monkeypatch, drop_last)
+    assert len(read_back) == 1  # had the short read been carried out alone, a folder would still be pending
+
+
+def test_a_rollback_whose_side_read_fails_midway_reads_the_rest_back(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail_second(cur: Any, size: int, call: int) -> list[Any]:
+        if call == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+        return list(cur.fetchmany(size))
+
+    read_back, _ = _rollback_with_stream(db, tmp_path, monkeypatch, fail_second)
+    assert len(read_back) == 4  # the first chunk (two items) came from the side read
+
+
+def test_a_rollback_whose_side_read_meets_rows_out_of_order_reads_the_rest_back(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite keeps the subquery's order today; should it not, the read stops at the first row out of
+    order (a chunk's Steps are only ever handed on in seq order) and the rest comes from the ledger."""
+
+    def swap_second(cur: Any, size: int, call: int) -> list[Any]:
+        rows = list(cur.fetchmany(size))
+        return rows[::-1] if call == 1 else rows
+
+    read_back, _ = _rollback_with_stream(db, tmp_path, monkeypatch, swap_second)
+    assert read_back == sorted(read_back) and len(read_back) == 4
 
 
 def test_rollback_reads_its_items_back_when_the_side_read_cannot_open(
@@ -314,26 +370,19 @@ def test_a_side_read_that_takes_its_snapshot_after_the_commit_is_not_used(
     read is dropped however it turns out, and the items are read back."""
     op_id, paths = _organized(db, tmp_path)
     real_connect = db.raw_connect
-    late: list[list[object] | None] = []
+    connected: list[bool] = []
 
     def slow(*, readonly: bool = False) -> sqlite3.Connection:
         time.sleep(0.3)  # longer than the commit is made to wait below
+        connected.append(readonly)
         return real_connect(readonly=readonly)
 
-    real_result = ledger._StepReader.result
-
-    def seen(self: ledger._StepReader) -> list[Any] | None:
-        got = real_result(self)
-        late.append(self._steps)  # what the read produced, used or not
-        return got
-
     monkeypatch.setattr(db, "raw_connect", slow)
-    monkeypatch.setattr(ledger._StepReader, "SNAPSHOT_WAIT", 0.01)
-    monkeypatch.setattr(ledger._StepReader, "result", seen)
+    monkeypatch.setattr(ledger.StepStream, "SNAPSHOT_WAIT", 0.01)
     with Ledger(db) as led:
         created = led.create_rollback(op_id)
         assert created is not None and created[1] is None  # not used ...
-        assert late and late[0]  # ... though it read every step, after the commit
+        assert connected == [True]  # ... though it was opened, after the commit (and stopped)
         led.mark_pending(created[0], "aborted", "not attempted: test")
         led.set_status(created[0], "interrupted")
     monkeypatch.setattr(db, "raw_connect", real_connect)

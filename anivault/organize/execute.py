@@ -42,7 +42,7 @@ from anivault.organize.fileops import (
     sync_folders,
     through_handle,
 )
-from anivault.organize.ledger import RUN_CACHE_KIB, ItemResult, Ledger, LedgerItem, item_of_step
+from anivault.organize.ledger import RUN_CACHE_KIB, ItemResult, Ledger, LedgerItem, StepStream, item_of_step
 from anivault.organize.plan import Step, numbered
 
 # A batch is handed to the writer thread every 5,000 items or 2 s; the writer writes it at once, and commits
@@ -313,10 +313,11 @@ def run_operation(
     op_id: int,
     options: RunOptions,
     progress: Callable[[int], None] | None = None,
-    steps: Sequence[Step] | None = None,
+    steps: Sequence[Step] | StepStream | None = None,
 ) -> RunSummary:
     """Execute every pending item of run ``op_id`` (or, for a run just written, its ``steps``: the items
-    are exactly those, and are not read back); Ctrl-C stops cleanly."""
+    are exactly those, and are not read back, or for a rollback the StepStream that reads them while the
+    run goes on); Ctrl-C stops cleanly."""
     with collector_paused(), CtrlC() as ctrl_c:
         return _run_operation(ledger, op_id, options, progress, steps, ctrl_c)
 
@@ -326,7 +327,7 @@ def _run_operation(
     op_id: int,
     options: RunOptions,
     progress: Callable[[int], None] | None,
-    steps: Sequence[Step] | None,
+    steps: Sequence[Step] | StepStream | None,
     ctrl_c: CtrlC,
 ) -> RunSummary:
     op = ledger.operation(op_id, counts=False)
@@ -362,27 +363,43 @@ def _run_operation(
             flush()
 
     sources, targets = ctx.sources, ctx.targets
-    todo = (
-        steps
-        if isinstance(steps, list)
-        else list(steps if steps is not None else ledger.pending_steps(op_id))
-    )
+    stream: StepStream | None = None
+    if isinstance(steps, StepStream):
+        stream = steps
+        todo, total = stream.steps, stream.total  # a list that grows while the run goes on
+    else:
+        todo = (
+            steps
+            if isinstance(steps, list)
+            else list(steps if steps is not None else ledger.pending_steps(op_id))
+        )
+        total = len(todo)
+    ready = len(todo)  # items of todo that are in (all of them, but for a stream)
     # A run just written has no items but these: its outcomes, tallied here, are its counts, and finish
     # need not count 100,000 rows again (0.03-0.05 s). A resumed run has earlier outcomes: finish counts.
     tally: dict[str, int] | None = {} if steps is not None else None
     lean_done = 0
     lean = FAST_MOVES
     many = lean_runner()
-    i, total = 0, len(todo)
+    i = 0
     tail = max(0, total - TAIL_ITEMS) if TAIL_BATCH < BATCH else total
     try:
         while i < total:
+            if i >= ready:
+                assert stream is not None
+                ready = stream.wait(i)
+                if i >= ready:  # the read ended short: the rest comes back from the ledger
+                    todo.extend(stream.remainder(ledger))
+                    ready = len(todo)
+                    stream = None
+                    if i >= ready:
+                        break
             if many is not None:
                 # Runs of lean moves in C, up to LEAN_CALL at a time (Ctrl-C and the clock are looked at
                 # between calls); it stops at the first item that is not one, which the loop below takes.
                 room = (BATCH if i < tail else TAIL_BATCH) - batch.size
                 moved, why = many(
-                    todo, i, min(total, i + LEAN_CALL, i + room, tail if i < tail else total),
+                    todo, i, min(ready, i + LEAN_CALL, i + room, tail if i < tail else total),
                     sources._open, targets._open, batch.folders,
                 )  # fmt: skip
                 if moved:
@@ -447,6 +464,8 @@ def _run_operation(
         writer.close()
         raise
     finally:
+        if stream is not None:
+            stream.close()
         sources.close()
         targets.close()
     writer.close()

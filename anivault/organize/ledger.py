@@ -158,20 +158,35 @@ def item_of_step(op_id: int, s: Step) -> LedgerItem:
     return LedgerItem(0, op_id, s.seq, s.action, s.src, s.dst, s.fp, None, s.file_id, "pending", None, None, None, s.undo_of)  # fmt: skip
 
 
-class _StepReader:
-    """Reads a rollback's steps (the inverse of a run) on its own connection and thread. Any failure to
-    read, or a snapshot not taken in time, leaves the result None: the executor then reads the items back
-    from the ledger, as it does without WAL."""
+class StepStream:
+    """A rollback's steps (the inverse of a run), read on a connection and thread of their own while the
+    intent is written, and handed to the executor as they come: ``steps`` grows a chunk at a time in seq
+    order, and the run starts as soon as the intent is committed and the first chunk is in (waiting for all
+    of them held the first rename back 0.15-0.2 s at 100,000 items, scripts/bench_organize.py).
+
+    The read must see the rows the intent's insert saw: it takes its snapshot while the intent's
+    transaction holds the write lock, and the commit waits for that (hold_snapshot). A snapshot not taken in
+    time makes the whole read unusable (create_rollback then returns no stream). A read that fails, or that
+    meets a row out of seq order, stops where it is; ``steps`` then holds a prefix, and the executor reads the
+    rest back from the ledger (remainder)."""
 
     SNAPSHOT_WAIT = 10.0  # seconds the intent's commit waits for the side read to take its snapshot
+    FIRST = 256  # the first chunk: what the run needs to start
+    CHUNK = 4096
 
     def __init__(self, db: Database, op_id: int, inverse: str) -> None:
         self._db = db
         # No ORDER BY of its own: the inverse's (the run's seq, descending) is the steps' order already, and
-        # sorting again by the computed seq cost up to 0.2 s at 100,000 items. result() checks the order.
+        # sorting again by the computed seq cost up to 0.2 s at 100,000 items. The reader checks the order.
         self._sql = f"SELECT {_STEP_COLS} FROM ({inverse})"
         self._op_id = op_id
-        self._steps: list[Step] | None = None
+        self.steps: list[Step] = []
+        self.run_id = 0  # the rollback's run and its item count, set by create_rollback before it hands
+        self.total = -1  # the stream on
+        self.complete = False  # every row was read, in order
+        self._ended = False
+        self._stop = False
+        self._more = threading.Condition()
         self._snapshot = threading.Event()  # set once the read holds its snapshot (or gave up)
         self._usable = False  # the read took its snapshot
         self._late = False  # ... but not before the intent's commit
@@ -186,14 +201,34 @@ class _StepReader:
             cur = conn.execute(self._sql, {"of": self._op_id})
             self._usable = True
             self._snapshot.set()
-            # Iterating the cursor builds each Step while SQLite finds the next row.
-            self._steps = _steps(cur)
+            size = self.FIRST
+            last = -1
+            while not self._stop:
+                # Building each chunk's Steps releases Python's lock at every row SQLite finds.
+                chunk = _steps(self._fetch(cur, size))
+                if not chunk:
+                    self.complete = True
+                    break
+                if chunk[0].seq <= last or any(a.seq >= b.seq for a, b in pairwise(chunk)):
+                    break  # SQLite kept no order from the subquery (it does today): the rest is read back
+                last = chunk[-1].seq
+                with self._more:
+                    self.steps.extend(chunk)
+                    self._more.notify_all()
+                size = self.CHUNK
         except sqlite3.Error:
-            self._steps = None
+            pass
         finally:
             self._snapshot.set()  # also when the read failed: the commit need not wait for it
+            with self._more:
+                self._ended = True
+                self._more.notify_all()
             if conn is not None:
                 conn.close()
+
+    @staticmethod
+    def _fetch(cur: sqlite3.Cursor, size: int) -> list[Any]:
+        return cur.fetchmany(size)  # (tests make it fail or disorder a chunk)
 
     def hold_snapshot(self) -> None:
         """Called inside the intent's transaction, before its commit: wait until the read has its snapshot
@@ -201,12 +236,28 @@ class _StepReader:
         if not self._snapshot.wait(self.SNAPSHOT_WAIT):
             self._late = True  # the read may start after the commit: not used, whatever it returns
 
-    def result(self) -> list[Step] | None:
+    @property
+    def usable(self) -> bool:
+        return self._usable and not self._late
+
+    def wait(self, n: int) -> int:
+        """Block until more than ``n`` steps are in, or the read has ended; returns how many are in."""
+        with self._more:
+            while len(self.steps) <= n and not self._ended:
+                self._more.wait()
+            return len(self.steps)
+
+    def remainder(self, ledger: Ledger) -> list[Step]:
+        """After the read ended short (``complete`` False, or fewer than ``total`` steps): the intent's
+        pending items this stream did not deliver, read back from the ledger in seq order."""
+        self.close()
+        have = {s.seq for s in self.steps}
+        return [s for s in ledger.pending_steps(self.run_id) if s.seq not in have]
+
+    def close(self) -> None:
+        """Stop reading (the run ended or failed) and wait for the thread."""
+        self._stop = True
         self._thread.join()
-        steps = self._steps if self._usable and not self._late else None
-        if steps is not None and any(a.seq >= b.seq for a, b in pairwise(steps)):
-            steps.sort(key=lambda s: s.seq)  # SQLite kept no order from the subquery (it does today)
-        return steps
 
 
 def _run_pragmas(conn: sqlite3.Connection, cache_kib: int) -> tuple[int, int]:
@@ -461,25 +512,26 @@ class Ledger:
             ).fetchall()
         )
 
-    def create_rollback(self, op_id: int) -> tuple[int, list[Step] | None] | None:
+    def create_rollback(self, op_id: int) -> tuple[int, StepStream | None] | None:
         """Write the rollback of run ``op_id`` with all its items `pending`, durably, in one transaction,
         straight from the run's own rows (nothing passes through Python per item). None: nothing to undo.
 
-        Returns the new run's id and, where the database is in WAL mode, its items as Steps, read by a
-        second connection while the intent is written: the insert is one SQLite statement that runs without
-        Python's lock, so building 100,000 Steps beside it costs the run no time (read after it, they were
-        0.3 s before the first rename, scripts/bench_organize.py). The side read starts once this
-        transaction holds the write lock and its snapshot is taken before the commit, so no other writer can
-        commit in between: both read the same rows of run ``op_id``. (The counts are still compared; on
-        any difference, or when the side read fails, the steps are None and the executor reads the items
-        back.) Taking them from the insert with RETURNING was slower still: 0.7 s."""
-        reader: _StepReader | None = None
+        Returns the new run's id and, where the database is in WAL mode, a StepStream: its items as Steps,
+        read by a second connection while the intent is written and while the run goes on. The insert is
+        one SQLite statement that runs without Python's lock, so building Steps beside it costs the run
+        little (read after it, they were 0.3 s before the first rename, scripts/bench_organize.py). The
+        side read starts once this transaction holds the write lock and its snapshot is taken before the
+        commit, so no other writer can commit in between: both read the same rows of run ``op_id``. A read
+        that took its snapshot too late is not used (None: the executor reads the items back). Taking them
+        from the insert with RETURNING was slower still: 0.7 s."""
+        reader: StepStream | None = None
+        handed = False
         try:
             # The keys are the run's own: the `files` ids its items hold, read in this transaction (a deleted
             # `files` row has already set its items' ids to NULL), and the new operation's id.
             with self.intent_tx(keys_proven=True) as c:
                 if self.db.journal_mode == "wal":
-                    reader = _StepReader(self.db, op_id, self._INVERSE)
+                    reader = StepStream(self.db, op_id, self._INVERSE)
                 cur = c.execute(
                     "INSERT INTO operations (kind, status, dest, args, undo_of, total, created_at)"
                     " VALUES ('rollback', 'running', NULL, ?, ?, 0, ?)",
@@ -500,9 +552,14 @@ class Ledger:
                 c.execute("UPDATE operations SET total=? WHERE id=?", (total, new_id))
                 if reader is not None:
                     reader.hold_snapshot()  # taken before this commit, or the side read is not used
+            if reader is not None and reader.usable:
+                reader.run_id, reader.total = new_id, total
+                handed = True
+                return new_id, reader
+            return new_id, None
         finally:
-            steps = reader.result() if reader is not None else None
-        return new_id, (steps if steps is not None and len(steps) == total else None)
+            if reader is not None and not handed:
+                reader.close()  # not handed on: stop it and wait for its thread
 
     def record(self, results: Sequence[ItemResult], plain: Sequence[tuple[int, int, int]] = ()) -> None:
         """Commit a batch of outcomes (record_into, in a transaction of its own)."""
