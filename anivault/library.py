@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from anivault.errors import UsageError
+from anivault.organize.itemstate import state_sql
 
 # --- Values ----------------------------------------------------------------------------------------
 
@@ -606,7 +607,7 @@ def file_detail(conn: sqlite3.Connection, file_id: int) -> dict[str, Any] | None
         items = _all(
             conn,
             "SELECT o.id AS op_id, o.kind AS op_kind, o.status AS op_status, o.created_at AS op_created_at,"
-            " i.seq, i.action, i.src, i.dst, i.state, i.note, i.finished_at"
+            f" i.seq, i.action, i.src, i.dst, {state_sql('i')} AS state, i.note, i.finished_at"
             f"{LEDGER_HISTORY} ORDER BY o.id DESC, i.seq DESC LIMIT ?",
             (file_id, LEDGER_LIMIT),
         )

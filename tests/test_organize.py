@@ -15,6 +15,7 @@ from crash_organize import episode_input, files_under, ledger_rows, make_library
 from anivault.db.engine import Database, open_db
 from anivault.errors import AniVaultError, UsageError
 from anivault.organize import service
+from anivault.organize.ledger import Ledger
 from anivault.organize.plan import PlanConflict
 
 
@@ -307,6 +308,111 @@ def test_rollback_after_user_edits_skips_with_reasons(db: Database, tmp_path: Pa
     assert srcs[3].read_text() == "a new file at the original path"
     assert dsts[str(srcs[3])].read_text() == "episode 4"
     assert dsts[str(srcs[2])].read_text() == "replaced with other content"
+
+
+def test_a_second_rollback_undoes_what_the_first_left_and_nothing_twice(db: Database, tmp_path: Path) -> None:
+    """A rollback writes nothing into the run it reverses: an item is reported `undone` because a done item
+    of a rollback reverses it (anivault/organize/itemstate.py). So a second rollback, after the user cleared
+    what stopped the first, must still find exactly the items the first left, and the counts and v_ledger
+    must say what happened to each."""
+    srcs = [write(tmp_path / "src" / f"ep{n}.mkv", f"episode {n}") for n in range(1, 5)]
+    plan = service.plan_from_inputs(
+        [episode_input(p, n) for n, p in enumerate(srcs, 1)], str(tmp_path / "vault")
+    )
+    res = service.apply_plan(db, plan)
+    dsts = {m.src: Path(m.dst) for m in plan.moves}
+    folders = res.counts["done"] - len(srcs)  # the run's mkdirs
+    write(srcs[0], "the user's file at an original path")
+    aside = dsts[str(srcs[1])].with_name("renamed.mkv")
+    dsts[str(srcs[1])].rename(aside)
+    first = service.rollback(db, res.op_id)
+    assert not isinstance(first, list) and first.status == "partial"
+    assert first.counts == {"done": 2, "skipped": 2 + folders}  # two files back; their folders still full
+
+    with Ledger(db) as led:
+        op = led.operation(res.op_id)
+        assert op is not None and op.status == "partial_rolled_back"
+        assert op.counts == {"undone": 2, "done": 2 + folders}
+        assert [i.state for i in led.items(res.op_id, ["undone"])] == ["undone", "undone"]
+    states = dict(
+        ledger_rows(db.path, "SELECT src, state FROM v_ledger WHERE op_id=? AND action='move'", res.op_id)
+    )
+    assert states == {
+        str(srcs[0]): "done",
+        str(srcs[1]): "done",
+        str(srcs[2]): "undone",
+        str(srcs[3]): "undone",
+    }
+
+    srcs[0].unlink()  # the user clears the way
+    aside.rename(dsts[str(srcs[1])])
+    again = service.rollback(db, res.op_id, dry_run=True)
+    assert isinstance(again, list)
+    assert sorted(s.dst for s in again if s.action == "move") == [str(srcs[0]), str(srcs[1])]
+    assert len(again) == 2 + folders  # not the two files the first rollback brought back
+    second = service.rollback(db, res.op_id)
+    assert not isinstance(second, list) and second.status == "done", second
+    assert second.counts == {"done": 2 + folders}
+    assert [p.read_text() for p in srcs] == [f"episode {n}" for n in range(1, 5)]
+    assert not (tmp_path / "vault").exists()
+    with Ledger(db) as led:
+        op = led.operation(res.op_id)
+        assert op is not None and op.status == "rolled_back" and op.counts == {"undone": len(srcs) + folders}
+    assert ledger_rows(db.path, "SELECT DISTINCT state FROM v_ledger WHERE op_id=?", res.op_id) == [
+        ("undone",)
+    ]
+    third = service.rollback(db, res.op_id)  # nothing left to undo: the last rollback is reported again
+    assert not isinstance(third, list) and third.op_id == second.op_id and third.status == "done"
+    assert [p.read_text() for p in srcs] == [f"episode {n}" for n in range(1, 5)]
+
+
+def test_items_older_versions_marked_undone_are_counted_once(db: Database, tmp_path: Path) -> None:
+    """Before migration 0011 a rollback wrote `undone` into the run's items. Such rows keep their state and
+    are not counted again through the rollback's done items."""
+    srcs = [write(tmp_path / "src" / f"ep{n}.mkv", f"episode {n}") for n in range(1, 4)]
+    plan = service.plan_from_inputs(
+        [episode_input(p, n) for n, p in enumerate(srcs, 1)], str(tmp_path / "vault")
+    )
+    res = service.apply_plan(db, plan)
+    service.rollback(db, res.op_id)
+    with Ledger(db) as led:
+        derived = led.counts(res.op_id)
+        led.conn.execute(
+            "UPDATE operation_items SET state='undone' WHERE op_id=? AND action='move'", (res.op_id,)
+        )
+        assert led.counts(res.op_id) == derived and set(derived) == {"undone"}
+        assert {i.state for i in led.items(res.op_id)} == {"undone"}
+
+
+def test_a_downgrade_writes_the_derived_undone_into_the_rows(db: Database, tmp_path: Path) -> None:
+    """Code before migration 0011 reads `undone` from the rows: going down writes it there, and going up
+    again leaves the rows as they are and reports the same."""
+    from alembic import command
+
+    from anivault.db.migrate import alembic_config
+
+    srcs = [write(tmp_path / "src" / f"ep{n}.mkv", f"episode {n}") for n in range(1, 3)]
+    plan = service.plan_from_inputs(
+        [episode_input(p, n) for n, p in enumerate(srcs, 1)], str(tmp_path / "vault")
+    )
+    res = service.apply_plan(db, plan)
+    service.rollback(db, res.op_id)
+    raw = "SELECT DISTINCT state FROM operation_items WHERE op_id=?"
+    assert ledger_rows(db.path, raw, res.op_id) == [("done",)]
+    with db.engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0010_ledger_run_file_index")
+    assert ledger_rows(db.path, raw, res.op_id) == [("undone",)]
+    assert ledger_rows(db.path, "SELECT DISTINCT state FROM v_ledger WHERE op_id=?", res.op_id) == [
+        ("undone",)
+    ]
+    with db.engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    assert ledger_rows(db.path, "SELECT DISTINCT state FROM v_ledger WHERE op_id=?", res.op_id) == [
+        ("undone",)
+    ]
+    assert ledger_rows(db.path, "SELECT DISTINCT state FROM v_ledger WHERE op_id<>?", res.op_id) == [
+        ("done",)
+    ]
 
 
 def test_interrupted_run_resumes(db: Database, tmp_path: Path) -> None:

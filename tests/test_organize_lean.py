@@ -159,8 +159,12 @@ def test_lean_moves_keep_the_library_rows_true_there_and_back(
     back = service.rollback(db, res.op_id)
     assert not isinstance(back, list) and back.status == "done"
     assert file_rows(db) == before_rows and files_under(src) == before_tree
-    assert ledger_rows(db.path, "SELECT DISTINCT state FROM operation_items WHERE op_id=?", res.op_id) == [
+    # Reported undone (derived from the rollback's done items: the rollback wrote nothing into the run).
+    assert ledger_rows(db.path, "SELECT DISTINCT state FROM v_ledger WHERE op_id=?", res.op_id) == [
         ("undone",)
+    ]
+    assert ledger_rows(db.path, "SELECT DISTINCT state FROM operation_items WHERE op_id=?", res.op_id) == [
+        ("done",)
     ]
     # Both runs stored where each path's folder ends (the rollback's swapped with its paths), so the
     # commits above cut `dir` and `name` there rather than searching the text.

@@ -31,6 +31,9 @@ class Operation(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     error: Mapped[str | None] = mapped_column(Text)
 
+    # A run's rollbacks (migration 0011): how a reported `undone` is found (anivault/organize/itemstate.py).
+    __table_args__ = (Index("ix_operations_undo_of", "undo_of"),)
+
 
 class OperationItem(Base):
     """One file (or folder) step of a run, with the source fingerprint taken when it was planned."""
@@ -59,7 +62,8 @@ class OperationItem(Base):
     hash: Mapped[str | None] = mapped_column(String(64))
     dst_dev: Mapped[int | None] = mapped_column(BigInteger)
     dst_inode: Mapped[int | None] = mapped_column(BigInteger)
-    # pending|done|failed|skipped|conflict|aborted|undone
+    # pending|done|failed|skipped|conflict|aborted (|undone: written by versions before migration 0011;
+    # now derived, see anivault/organize/itemstate.py)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     note: Mapped[str | None] = mapped_column(Text)  # why skipped/failed/conflict, or "identical"
     undo_of: Mapped[int | None] = mapped_column(Integer)  # the organize item a rollback item reverses

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from anivault.errors import UsageError
 from anivault.organize.fileops import Fingerprint
+from anivault.organize.itemstate import state_sql, undone_sql
 from anivault.organize.plan import Step
 from anivault.pathcodec import decode_path, encode_path
 
@@ -100,9 +101,10 @@ class OperationRow:
     counts: dict[str, int]
 
 
+_STATE = state_sql("i")  # an item's state as reported, `undone` derived (itemstate.py)
 _ITEM_COLS = (
-    "id, op_id, seq, action, src, src_raw, dst, dst_raw, size, mtime_ns, dev, inode, hash, file_id, state,"
-    " note, dst_dev, dst_inode, undo_of"
+    "id, op_id, seq, action, src, src_raw, dst, dst_raw, size, mtime_ns, dev, inode, hash, file_id,"
+    f" {_STATE}, note, dst_dev, dst_inode, undo_of"
 )
 
 
@@ -501,14 +503,22 @@ class Ledger:
         " CASE action WHEN 'mkdir' THEN NULL WHEN 'move' THEN dst_dir_len ELSE src_dir_len END AS src_dir_len,"
         " CASE action WHEN 'move' THEN src_dir_len ELSE dst_dir_len END AS dst_dir_len"
         " FROM operation_items WHERE op_id = :of AND state = 'done'"
-        " AND NOT (action = 'mkdir' AND note IS 'existed') ORDER BY operation_items.seq DESC"
+        " AND NOT (action = 'mkdir' AND note IS 'existed'){again} ORDER BY operation_items.seq DESC"
     )
+    # ... once the run has a rollback: without the items one of its rollbacks reversed (itemstate.py).
+    _AGAIN = f" AND NOT {undone_sql('operation_items')}"
+
+    def _inverse(self, op_id: int) -> str:
+        """_INVERSE for run ``op_id``: the search for items already undone costs only a run that has had a
+        rollback (an index search for each of 100,000 rows otherwise)."""
+        again = self.conn.execute("SELECT 1 FROM operations WHERE undo_of=? LIMIT 1", (op_id,)).fetchone()
+        return self._INVERSE.format(again=self._AGAIN if again else "")
 
     def inverse_steps(self, op_id: int) -> list[Step]:
         """What rolling back run ``op_id`` would do (for --dry-run): the rows create_rollback writes."""
         return _steps(
             self.conn.execute(
-                f"SELECT {_STEP_COLS} FROM ({self._INVERSE}) ORDER BY seq", {"of": op_id}
+                f"SELECT {_STEP_COLS} FROM ({self._inverse(op_id)}) ORDER BY seq", {"of": op_id}
             ).fetchall()
         )
 
@@ -530,8 +540,9 @@ class Ledger:
             # The keys are the run's own: the `files` ids its items hold, read in this transaction (a deleted
             # `files` row has already set its items' ids to NULL), and the new operation's id.
             with self.intent_tx(keys_proven=True) as c:
+                inverse = self._inverse(op_id)
                 if self.db.journal_mode == "wal":
-                    reader = StepStream(self.db, op_id, self._INVERSE)
+                    reader = StepStream(self.db, op_id, inverse)
                 cur = c.execute(
                     "INSERT INTO operations (kind, status, dest, args, undo_of, total, created_at)"
                     " VALUES ('rollback', 'running', NULL, ?, ?, 0, ?)",
@@ -542,7 +553,7 @@ class Ledger:
                     "INSERT INTO operation_items (op_id, seq, file_id, action, src, src_raw, dst, dst_raw,"
                     " size, mtime_ns, dev, inode, undo_of, src_dir_len, dst_dir_len, state) SELECT :new, seq,"
                     " file_id, action, src, src_raw, dst, dst_raw, size, mtime_ns, dev, inode, undo_of,"
-                    f" src_dir_len, dst_dir_len, 'pending' FROM ({self._INVERSE})",
+                    f" src_dir_len, dst_dir_len, 'pending' FROM ({inverse})",
                     {"of": op_id, "new": new_id},
                 )
                 total = cur.rowcount
@@ -633,14 +644,7 @@ class Ledger:
             item_rows,
         )
         for op, (lo, hi) in spans.items():
-            # The originals a rollback's done items reversed (re-marking one a resumed run already
-            # marked changes nothing).
-            c.execute(
-                "UPDATE operation_items SET state='undone', finished_at=? WHERE id IN ("
-                " SELECT undo_of FROM operation_items WHERE op_id=? AND seq BETWEEN ? AND ?"
-                " AND state='done' AND undo_of IS NOT NULL)",
-                (stamp, op, lo, hi),
-            )
+            # (The originals a rollback's done items reversed are `undone` without a write: itemstate.py.)
             self._follow_moves(c, op, lo, hi)
 
     # `files.dir`/`files.name` of a ledger path, in SQL: os.path.dirname and basename of the normalised
@@ -781,11 +785,11 @@ class Ledger:
         where = ""
         params: list[Any] = []
         if states:
-            where = f" AND state IN ({','.join('?' * len(states))})"
+            where = f" AND {_STATE} IN ({','.join('?' * len(states))})"
             params = list(states)
         while True:
             rows = self.conn.execute(
-                f"SELECT {_ITEM_COLS} FROM operation_items WHERE op_id=? AND seq {cmp} ?{where}"
+                f"SELECT {_ITEM_COLS} FROM operation_items i WHERE op_id=? AND seq {cmp} ?{where}"
                 f" ORDER BY seq {order} LIMIT {CHUNK}",
                 [op_id, last, *params],
             ).fetchall()
@@ -816,14 +820,32 @@ class Ledger:
         return rows[0] if rows else None
 
     def counts(self, op_id: int) -> dict[str, int]:
-        """How many items of run ``op_id`` are in each state."""
-        return dict(
+        """How many items of run ``op_id`` are in each state (`undone` derived, itemstate.py)."""
+        counts: dict[str, int] = dict(
             self.conn.execute(
                 "SELECT state, count(*) FROM operation_items INDEXED BY uq_operation_items_op_id_seq"
                 " WHERE op_id=? GROUP BY state",
                 (op_id,),
             ).fetchall()
         )
+        if counts.get("done"):
+            # The run's done items that a done item of one of its rollbacks reversed (as undone_sql finds
+            # them, from the rollbacks' side: one search by primary key each).
+            undone = self.conn.execute(
+                "SELECT count(*) FROM operations r"
+                " CROSS JOIN operation_items ri INDEXED BY uq_operation_items_op_id_seq ON ri.op_id = r.id"
+                " CROSS JOIN operation_items o ON o.id = ri.undo_of"
+                " WHERE r.undo_of = :op AND ri.state = 'done' AND o.op_id = :op AND o.state = 'done'"
+                " AND o.undo_of IS NULL"
+                " AND ri.seq = (SELECT max(seq) + 1 FROM operation_items WHERE op_id = :op) - o.seq",
+                {"op": op_id},
+            ).fetchone()[0]
+            if undone:
+                counts["done"] -= undone
+                counts["undone"] = counts.get("undone", 0) + undone
+                if not counts["done"]:
+                    del counts["done"]
+        return counts
 
     def operations(
         self, *, statuses: Sequence[str] | None = None, kind: str | None = None
