@@ -552,9 +552,25 @@ def _json_field(text: Any) -> Any:
 
 
 LEDGER_LIMIT = 50  # a file moved back and forth many times: show the latest steps, say how many in all
-# A file's ledger rows (v_ledger's), read run by run: CROSS JOIN keeps `operations` outside, so each run is one
-# search of the `(op_id, file_id)` index (left to itself, SQLite would scan the whole ledger for the file).
-LEDGER_HISTORY = " FROM operations o CROSS JOIN operation_items i ON i.op_id = o.id AND i.file_id = ?"
+# A file's ledger rows (v_ledger's): its organize items, read run by run (CROSS JOIN keeps `operations`
+# outside, so each run is one search of the `(op_id, file_id)` index; left to itself, SQLite would scan the
+# whole ledger for the file), and the rollback items that reverse them. Those are not in that index
+# (migration 0012): item k of a rollback reverses item last + 1 - k of its run, one search by run and seq.
+LEDGER_HISTORY = (
+    "SELECT o.id AS op_id, o.kind AS op_kind, o.status AS op_status, o.created_at AS op_created_at,"
+    f" i.seq, i.action, i.src, i.dst, {state_sql('i')} AS state, i.note, i.finished_at"
+    " FROM operations o CROSS JOIN operation_items i ON i.op_id = o.id AND i.file_id = ?1"
+    " AND i.undo_of IS NULL"
+    " UNION ALL"
+    " SELECT r.id, r.kind, r.status, r.created_at, ri.seq, ri.action, ri.src, ri.dst, ri.state, ri.note,"
+    " ri.finished_at"
+    " FROM operations o CROSS JOIN operation_items i ON i.op_id = o.id AND i.file_id = ?1"
+    " AND i.undo_of IS NULL"
+    " CROSS JOIN operations r ON r.undo_of = o.id"
+    " CROSS JOIN operation_items ri ON ri.op_id = r.id"
+    " AND ri.seq = (SELECT max(l.seq) + 1 FROM operation_items l WHERE l.op_id = o.id) - i.seq"
+    " AND ri.undo_of = i.id"
+)
 
 
 def file_detail(conn: sqlite3.Connection, file_id: int) -> dict[str, Any] | None:
@@ -603,12 +619,10 @@ def file_detail(conn: sqlite3.Connection, file_id: int) -> dict[str, Any] | None
 
     ledger: dict[str, Any] | None = None
     if table_exists(conn, "v_ledger"):
-        total = conn.execute(f"SELECT count(*){LEDGER_HISTORY}", (file_id,)).fetchone()[0]
+        total = conn.execute(f"SELECT count(*) FROM ({LEDGER_HISTORY})", (file_id,)).fetchone()[0]
         items = _all(
             conn,
-            "SELECT o.id AS op_id, o.kind AS op_kind, o.status AS op_status, o.created_at AS op_created_at,"
-            f" i.seq, i.action, i.src, i.dst, {state_sql('i')} AS state, i.note, i.finished_at"
-            f"{LEDGER_HISTORY} ORDER BY o.id DESC, i.seq DESC LIMIT ?",
+            f"SELECT * FROM ({LEDGER_HISTORY}) ORDER BY op_id DESC, seq DESC LIMIT ?2",
             (file_id, LEDGER_LIMIT),
         )
         ledger = {"total": total, "items": items}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from anivault.db.base import Base, utcnow
@@ -72,6 +72,7 @@ class OperationItem(Base):
     __table_args__ = (
         Index("uq_operation_items_op_id_seq", "op_id", "seq", unique=True),
         # A file's history, run by run (migration 0010): a run's entries fill a region of their own, so
-        # writing an intent costs the same however long the ledger's history.
-        Index("ix_operation_items_op_id_file_id", "op_id", "file_id"),
+        # writing an intent costs the same however long the ledger's history. Organize items only (0012):
+        # a rollback's items are found from the items they reverse, and its intent does not pay for them.
+        Index("ix_operation_items_op_id_file_id", "op_id", "file_id", sqlite_where=text("undo_of IS NULL")),
     )
