@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from anivault.errors import AniVaultError, UsageError
 from anivault.organize.execute import RunOptions, RunSummary, collector_paused, finish, run_operation
-from anivault.organize.fileops import crashpoint
+from anivault.organize.fileops import crashpoint, limit_malloc_arenas
 from anivault.organize.ledger import Ledger
 from anivault.organize.plan import (
     ACTIONS,
@@ -62,6 +62,7 @@ def writing(db: Database, purpose: str) -> Iterator[Ledger]:
     """The writer lock, a ledger connection, and recovery of any interrupted run, in that order."""
     from anivault.db.engine import writer_lock
 
+    limit_malloc_arenas()  # before the run's threads start (fileops: peak memory)
     with writer_lock(db.path, purpose=purpose), Ledger(db) as ledger:
         recover(ledger)
         yield ledger
