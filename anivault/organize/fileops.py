@@ -144,14 +144,15 @@ _arenas_limited = False
 
 
 def limit_malloc_arenas() -> None:
-    """At most two glibc malloc arenas for this process, from now on (once; nothing elsewhere).
+    """At most two glibc malloc arenas for this process from now on (the first call sets it; service.writing
+    calls it before a run's threads start).
 
     A rollback's side read runs on its own thread beside the run's batch writer (ledger.StepStream), and
     glibc gave each thread an arena of its own: memory one thread freed stayed in its arena while another
     thread's grew. A 100,000-item rollback peaked at 560-576 MB RSS against 470-480 MB with the read
     finished before the writer started, and 481 MB with two arenas (411 with one). Python's own objects
     come from pymalloc either way; what goes through malloc here is mostly SQLite's page caches. The
-    run's time did not change (scripts/bench_organize.py, interleaved, within noise)."""
+    run's time did not change (100k apply and rollback, alternating processes: within noise)."""
     global _arenas_limited
     if _arenas_limited or not sys.platform.startswith("linux"):
         return
