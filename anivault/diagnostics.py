@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from anivault.organize.itemstate import item_counts
 from anivault.redact import redact
 
 CheckStatus = Literal["ok", "warn", "fail", "skip"]
@@ -496,14 +497,7 @@ def _last_organize(conn: sqlite3.Connection, limit: int) -> dict[str, Any] | Non
         return None
     op["args"] = _json(op.get("args"))
     if _has_table(conn, "operation_items"):
-        op["items"] = {
-            r["state"]: r["n"]
-            for r in conn.execute(
-                "SELECT state, count(*) AS n FROM operation_items INDEXED BY uq_operation_items_op_id_seq"
-                " WHERE op_id=? GROUP BY state",
-                (op["id"],),
-            )
-        }
+        op["items"] = item_counts(conn, op["id"])  # `undone` derived, as `anivault log` counts
         op["failed"] = conn.execute(
             "SELECT seq, src, dst, state, note FROM operation_items WHERE op_id=? "
             "AND state IN ('failed', 'conflict') ORDER BY seq LIMIT ?",

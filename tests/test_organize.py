@@ -76,6 +76,8 @@ def test_apply_log_show_rollback_via_cli(run_cli: RunCli, lib: object) -> None:
     assert {
         i["state"] for i in json.loads(cli(run_cli, lib, "log", "show", "1", "--json").stdout)["items"]
     } == {"undone"}
+    status = json.loads(cli(run_cli, lib, "status", "--json").stdout)["last_organize"]
+    assert status["status"] == "rolled_back" and status["items"] == {"undone": len(show["items"])}
     second = cli(run_cli, lib, "rollback", "1")  # a second rollback is a no-op
     assert second.exit_code == 0, second.stderr
     assert tree(lib.src) == lib.original  # type: ignore[attr-defined]

@@ -12,6 +12,8 @@ all report the derived state; `operation_items.state` itself stays `done`.
 
 from __future__ import annotations
 
+import sqlite3
+
 
 def undone_sql(i: str) -> str:
     """True where organize item ``i`` (a table alias, or the name of a table the fragment does not alias:
@@ -26,3 +28,35 @@ def undone_sql(i: str) -> str:
 def state_sql(i: str) -> str:
     """The state of item ``i`` as reported: `undone` for a done organize item its rollback reversed."""
     return f"(CASE WHEN {i}.state = 'done' AND {i}.undo_of IS NULL AND {undone_sql(i)} THEN 'undone' ELSE {i}.state END)"
+
+
+def item_counts(conn: sqlite3.Connection, op_id: int) -> dict[str, int]:
+    """How many items of run ``op_id`` are in each state, `undone` derived (for the ledger and for
+    `anivault status`, whatever row factory ``conn`` has)."""
+    cur = conn.cursor()
+    cur.row_factory = None
+    counts: dict[str, int] = dict(
+        cur.execute(
+            "SELECT state, count(*) FROM operation_items INDEXED BY uq_operation_items_op_id_seq"
+            " WHERE op_id=? GROUP BY state",
+            (op_id,),
+        ).fetchall()
+    )
+    if counts.get("done"):
+        # The run's done items that a done item of one of its rollbacks reversed (as undone_sql finds them,
+        # from the rollbacks' side: one search by primary key each).
+        undone = cur.execute(
+            "SELECT count(*) FROM operations r"
+            " CROSS JOIN operation_items ri INDEXED BY uq_operation_items_op_id_seq ON ri.op_id = r.id"
+            " CROSS JOIN operation_items o ON o.id = ri.undo_of"
+            " WHERE r.undo_of = :op AND ri.state = 'done' AND o.op_id = :op AND o.state = 'done'"
+            " AND o.undo_of IS NULL"
+            " AND ri.seq = (SELECT max(seq) + 1 FROM operation_items WHERE op_id = :op) - o.seq",
+            {"op": op_id},
+        ).fetchone()[0]
+        if undone:
+            counts["done"] -= undone
+            counts["undone"] = counts.get("undone", 0) + undone
+            if not counts["done"]:
+                del counts["done"]
+    return counts

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from anivault.errors import UsageError
 from anivault.organize.fileops import Fingerprint
-from anivault.organize.itemstate import state_sql, undone_sql
+from anivault.organize.itemstate import item_counts, state_sql, undone_sql
 from anivault.organize.plan import Step
 from anivault.pathcodec import decode_path, encode_path
 
@@ -821,31 +821,7 @@ class Ledger:
 
     def counts(self, op_id: int) -> dict[str, int]:
         """How many items of run ``op_id`` are in each state (`undone` derived, itemstate.py)."""
-        counts: dict[str, int] = dict(
-            self.conn.execute(
-                "SELECT state, count(*) FROM operation_items INDEXED BY uq_operation_items_op_id_seq"
-                " WHERE op_id=? GROUP BY state",
-                (op_id,),
-            ).fetchall()
-        )
-        if counts.get("done"):
-            # The run's done items that a done item of one of its rollbacks reversed (as undone_sql finds
-            # them, from the rollbacks' side: one search by primary key each).
-            undone = self.conn.execute(
-                "SELECT count(*) FROM operations r"
-                " CROSS JOIN operation_items ri INDEXED BY uq_operation_items_op_id_seq ON ri.op_id = r.id"
-                " CROSS JOIN operation_items o ON o.id = ri.undo_of"
-                " WHERE r.undo_of = :op AND ri.state = 'done' AND o.op_id = :op AND o.state = 'done'"
-                " AND o.undo_of IS NULL"
-                " AND ri.seq = (SELECT max(seq) + 1 FROM operation_items WHERE op_id = :op) - o.seq",
-                {"op": op_id},
-            ).fetchone()[0]
-            if undone:
-                counts["done"] -= undone
-                counts["undone"] = counts.get("undone", 0) + undone
-                if not counts["done"]:
-                    del counts["done"]
-        return counts
+        return item_counts(self.conn, op_id)
 
     def operations(
         self, *, statuses: Sequence[str] | None = None, kind: str | None = None
