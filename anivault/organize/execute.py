@@ -381,7 +381,6 @@ def _run_operation(
     lean_done = 0
     lean = FAST_MOVES
     many = lean_runner()
-    i = 0
     tail = max(0, total - TAIL_ITEMS) if TAIL_BATCH < BATCH else total
     try:
         while i < total:
