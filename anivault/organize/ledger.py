@@ -185,7 +185,6 @@ class StepStream:
         self.steps: list[Step] = []
         self.run_id = 0  # the rollback's run and its item count, set by create_rollback before it hands
         self.total = -1  # the stream on
-        self.complete = False  # every row was read, in order
         self._ended = False
         self._stop = False
         self._more = threading.Condition()
@@ -209,7 +208,6 @@ class StepStream:
                 # Building each chunk's Steps releases Python's lock at every row SQLite finds.
                 chunk = _steps(self._fetch(cur, size))
                 if not chunk:
-                    self.complete = True
                     break
                 if chunk[0].seq <= last or any(a.seq >= b.seq for a, b in pairwise(chunk)):
                     break  # SQLite kept no order from the subquery (it does today): the rest is read back
@@ -250,8 +248,8 @@ class StepStream:
             return len(self.steps)
 
     def remainder(self, ledger: Ledger) -> list[Step]:
-        """After the read ended short (``complete`` False, or fewer than ``total`` steps): the intent's
-        pending items this stream did not deliver, read back from the ledger in seq order."""
+        """After the read ended short (it failed, met a row out of order, or found fewer than ``total``):
+        the intent's pending items this stream did not deliver, read back from the ledger in seq order."""
         self.close()
         have = {s.seq for s in self.steps}
         return [s for s in ledger.pending_steps(self.run_id) if s.seq not in have]
