@@ -552,29 +552,20 @@ def _json_field(text: Any) -> Any:
 
 
 LEDGER_LIMIT = 50  # a file moved back and forth many times: show the latest steps, say how many in all
-# A file's ledger rows (v_ledger's): its settled organize items, read run by run (CROSS JOIN keeps
-# `operations` outside, so each run is one search of the `(op_id, file_id)` index; left to itself, SQLite
-# would scan the whole ledger for the file), the pending ones, and the rollback items that reverse them.
-# Pending items are not in that index (migration 0013) and only a `running` run has any (finish() gives a
-# run with pending items that status; a crash leaves it so until recovery): those runs' items are read.
-# Rollback items are not in it either (migration 0012): item k of a rollback reverses item last + 1 - k of
-# its run, one search by run and seq.
+# A file's ledger rows (v_ledger's): its organize items, read run by run (CROSS JOIN keeps `operations`
+# outside, so each run is one search of the `(op_id, file_id)` index; left to itself, SQLite would scan the
+# whole ledger for the file), and the rollback items that reverse them. Those are not in that index
+# (migration 0012): item k of a rollback reverses item last + 1 - k of its run, one search by run and seq.
 LEDGER_HISTORY = (
     "SELECT o.id AS op_id, o.kind AS op_kind, o.status AS op_status, o.created_at AS op_created_at,"
     f" i.seq, i.action, i.src, i.dst, {state_sql('i')} AS state, i.note, i.finished_at"
     " FROM operations o CROSS JOIN operation_items i ON i.op_id = o.id AND i.file_id = ?1"
-    " AND i.undo_of IS NULL AND i.state <> 'pending'"
-    " UNION ALL"
-    " SELECT o.id, o.kind, o.status, o.created_at, i.seq, i.action, i.src, i.dst, i.state, i.note,"
-    " i.finished_at"
-    " FROM operations o CROSS JOIN operation_items i INDEXED BY uq_operation_items_op_id_seq"
-    " ON i.op_id = o.id AND i.file_id = ?1 AND i.undo_of IS NULL AND i.state = 'pending'"
-    " WHERE o.status = 'running'"
+    " AND i.undo_of IS NULL"
     " UNION ALL"
     " SELECT r.id, r.kind, r.status, r.created_at, ri.seq, ri.action, ri.src, ri.dst, ri.state, ri.note,"
     " ri.finished_at"
     " FROM operations o CROSS JOIN operation_items i ON i.op_id = o.id AND i.file_id = ?1"
-    " AND i.undo_of IS NULL AND i.state <> 'pending'"
+    " AND i.undo_of IS NULL"
     " CROSS JOIN operations r ON r.undo_of = o.id"
     " CROSS JOIN operation_items ri ON ri.op_id = r.id"
     " AND ri.seq = (SELECT max(l.seq) + 1 FROM operation_items l WHERE l.op_id = o.id) - i.seq"

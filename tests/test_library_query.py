@@ -355,27 +355,26 @@ def test_file_detail_of_a_video(conn: sqlite3.Connection) -> None:
 def test_file_history_over_many_runs_newest_first_by_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A file's ledger history: its settled organize items run by run through the `(op_id, file_id)` index
-    (migration 0010), its pending items in runs still `running` (not in that index, migration 0013: read
-    from those runs' items), and the rollback items that reverse organize items (not in it either, migration
-    0012: found by their run and seq), newest first, other files' items left out, at most LEDGER_LIMIT items
-    with the total beside them; an organize item its rollback reversed reads `undone`."""
+    """A file's ledger history: its organize items run by run through the `(op_id, file_id)` index
+    (migration 0010), and the rollback items that reverse them (not in that index, migration 0012: found by
+    their run and seq), newest first, other files' items left out, at most LEDGER_LIMIT items with the total
+    beside them; an organize item its rollback reversed reads `undone`."""
     import anivault.library as library
 
     path = _build(tmp_path / "library.db")
     conn = sqlite3.connect(path)
     with conn:
-        for op, status in ((2, "done"), (4, "done"), (5, "done"), (6, "running")):
+        for op, kind in ((2, "organize"), (4, "organize"), (5, "organize")):
             conn.execute(
                 "INSERT INTO operations (id, kind, status, dest, args, total, created_at)"
-                " VALUES (?, 'organize', ?, '/dest', '{}', 2, ?)",
-                (op, status, NOW),
+                " VALUES (?, ?, 'done', '/dest', '{}', 2, ?)",
+                (op, kind, NOW),
             )
             for seq, fid in ((1, 3), (2, 1 if op != 5 else 3)):
                 conn.execute(
                     "INSERT INTO operation_items (op_id, seq, file_id, action, src, dst, state)"
-                    " VALUES (?, ?, ?, 'move', ?, ?, ?)",
-                    (op, seq, fid, f"/s/{op}-{seq}", f"/d/{op}-{seq}", "pending" if op == 6 else "done"),
+                    " VALUES (?, ?, ?, 'move', ?, ?, 'done')",
+                    (op, seq, fid, f"/s/{op}-{seq}", f"/d/{op}-{seq}"),
                 )
         # Run 3 rolls back run 2: its item k reverses item 3 - k (file 3's first, then file 1's).
         conn.execute(
@@ -392,9 +391,8 @@ def test_file_history_over_many_runs_newest_first_by_index(
     try:
         d = file_detail(conn, 1)
         assert d is not None
-        assert d["ledger"]["total"] == 5
+        assert d["ledger"]["total"] == 4
         assert [(i["op_id"], i["op_kind"], i["seq"], i["src"], i["state"]) for i in d["ledger"]["items"]] == [
-            (6, "organize", 2, "/s/6-2", "pending"),
             (4, "organize", 2, "/s/4-2", "done"),
             (3, "rollback", 1, "/d/2-2", "done"),
             (2, "organize", 2, "/s/2-2", "undone"),
@@ -402,8 +400,8 @@ def test_file_history_over_many_runs_newest_first_by_index(
         ]
         monkeypatch.setattr(library, "LEDGER_LIMIT", 2)
         d = file_detail(conn, 1)
-        assert d is not None and d["ledger"]["total"] == 5
-        assert [i["op_id"] for i in d["ledger"]["items"]] == [6, 4]
+        assert d is not None and d["ledger"]["total"] == 4
+        assert [i["op_id"] for i in d["ledger"]["items"]] == [4, 3]
         plan = " | ".join(
             str(r[3])
             for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT count(*) FROM ({LEDGER_HISTORY})", (1,))
@@ -411,13 +409,12 @@ def test_file_history_over_many_runs_newest_first_by_index(
         assert "SCAN i" not in plan and "SCAN ri" not in plan, plan
         assert "SEARCH i USING INDEX ix_operation_items_op_id_file_id (op_id=? AND file_id=?)" in plan, plan
         assert "SEARCH ri USING INDEX uq_operation_items_op_id_seq (op_id=? AND seq=?)" in plan, plan
-        assert "SEARCH i USING INDEX uq_operation_items_op_id_seq (op_id=?)" in plan, plan  # pending items
         indexes = {
             r[0]: r[1]
             for r in conn.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name='operation_items'")
         }
         assert "ix_operation_items_file_id" not in indexes
-        assert "WHERE undo_of IS NULL AND state <> 'pending'" in indexes["ix_operation_items_op_id_file_id"]
+        assert "WHERE undo_of IS NULL" in indexes["ix_operation_items_op_id_file_id"]
     finally:
         conn.close()
 

@@ -74,12 +74,5 @@ class OperationItem(Base):
         # A file's history, run by run (migration 0010): a run's entries fill a region of their own, so
         # writing an intent costs the same however long the ledger's history. Organize items only (0012):
         # a rollback's items are found from the items they reverse, and its intent does not pay for them.
-        # Settled items only (0013): an item enters it when the batch writer marks it done, beside the file
-        # operations, not in the intent before the first one.
-        Index(
-            "ix_operation_items_op_id_file_id",
-            "op_id",
-            "file_id",
-            sqlite_where=text("undo_of IS NULL AND state <> 'pending'"),
-        ),
+        Index("ix_operation_items_op_id_file_id", "op_id", "file_id", sqlite_where=text("undo_of IS NULL")),
     )
