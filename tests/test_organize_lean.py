@@ -584,6 +584,73 @@ def test_stored_folder_length_cuts_like_posixpath(parts: list[str], lead: str) -
     assert split_in_sql(path, "/", None) == expected  # not stored (older rows): the text is searched
 
 
+_intent_path = st.one_of(
+    st.lists(
+        st.sampled_from(["a", "Show 1", "S01", "x.mkv", "ü", "葬送", "", "."]), min_size=1, max_size=4
+    ).map(lambda parts: "/" + "/".join(parts)),
+    st.sampled_from(["//x.mkv", "/x.mkv", "x.mkv", "/a//b.mkv", "", "/", "/a/b/"]),
+)
+
+
+@st.composite
+def _intent_steps(draw: st.DrawFn) -> tuple[list[Step], int | None]:
+    dev = 2049
+    steps = []
+    for seq in range(1, draw(st.integers(0, 12)) + 1):
+        action = draw(st.sampled_from(["move", "move", "move", "copy", "mkdir", "hardlink"]))
+        fp = draw(
+            st.one_of(
+                st.none(),
+                st.builds(
+                    Fingerprint,
+                    st.integers(0, 2**63 - 1),
+                    st.integers(-(2**63), 2**63 - 1),
+                    st.sampled_from([dev, dev + 1, 2**64 - 1]),
+                    st.integers(0, 2**64 - 1),
+                ),
+            )
+        )
+        steps.append(
+            Step(
+                seq, action, draw(st.one_of(st.none(), _intent_path)), draw(_intent_path), fp,
+                draw(st.one_of(st.none(), st.integers(1, 2**40))), "video",
+                draw(st.one_of(st.none(), st.none(), st.integers(1, 99))),
+            )
+        )  # fmt: skip
+    return steps, draw(st.sampled_from([dev, None]))
+
+
+@needs_c
+@given(case=_intent_steps())
+def test_intent_rows_in_c_are_the_python_loops(case: tuple[list[Step], int | None]) -> None:
+    """_lean.intent_rows builds the same intent rows, in the same runs, as the Python loop it stands in
+    for: which items are plain (a same-device move between ASCII paths with a fingerprint, undoing
+    nothing), the values bound, and where each folder ends."""
+    steps, dest_dev = case
+    assert fileops.intent_rows is not None
+    reference = ledger.intent_runs(steps, 7, dest_dev)
+    assert ledger.intent_runs(steps, 7, dest_dev, fileops.intent_rows) == reference
+    plain = [row for is_plain, rows in reference if is_plain for row in rows]
+    assert all(len(row) == 10 for row in plain)
+    assert [(row[2], row[8]) for row in plain] == [(row[2], folder_len(row[2])) for row in plain]
+
+
+@needs_c
+def test_intent_rows_stop_at_the_first_item_that_is_not_plain() -> None:
+    fp = Fingerprint(1, 2, 3, 4)
+    steps = [
+        Step(1, "move", "/s/a.mkv", "/d/a.mkv", fp, 10),
+        Step(2, "move", "/s/b.mkv", "/d/b.mkv", fp._replace(dev=9), 11),  # another device
+        Step(3, "move", "/s/c.mkv", "/d/c.mkv", fp, 12),
+    ]
+    assert fileops.intent_rows is not None
+    assert fileops.intent_rows(steps, 0, 3) == ([(1, 10, "/s/a.mkv", "/d/a.mkv", 1, 2, 3, 4, 2, 2)], 1)
+    assert fileops.intent_rows(steps, 1, 3) == ([], 1)
+    assert fileops.intent_rows(steps, 2, None)[1] == 3
+    with pytest.raises(IndexError):
+        fileops.intent_rows(steps, 4, 3)
+
+
 def test_sql_root_of_agrees_with_root_id_for(db: Database) -> None:
     # Nested roots (the deepest must win), one stored with a trailing separator, one a prefix of another's
     # name but not its folder, and a non-ASCII one.

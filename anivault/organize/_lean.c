@@ -16,6 +16,14 @@
  *   why        0: reached `stop`; 1: item start+moved needs a folder handle that is not open;
  *              2: item start+moved is not a lean move or failed its check or rename (nothing was changed
  *              for it): the caller takes the general path, which looks again and says what is wrong.
+ *
+ * intent_rows(steps, start, dest_dev) -> (rows, stop)
+ *   The intent's rows (Ledger.create_operation) for the plain items from `start` on: same-device moves
+ *   (fp.dev == dest_dev, unless dest_dev is None) between ASCII paths, with a fingerprint, undoing nothing.
+ *   Each row is (seq, file_id, src, dst, size, mtime_ns, dev, inode, src_dir_len, dst_dir_len), the values
+ *   the Python loop in ledger._intent_runs binds (the reference, and the fallback); `stop` is the index of
+ *   the first item that is not plain, or len(steps). Building the tuples here instead of in Python:
+ *   0.09 -> 0.02 s at 100,000 items, before the first file moves (docs/organize.md).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -51,7 +59,7 @@ static void release(Entry *e) {
     Py_CLEAR(e->ddir);
 }
 
-static PyObject *s_action, *s_src, *s_dst, *s_fp, *s_move;
+static PyObject *s_action, *s_src, *s_dst, *s_fp, *s_move, *s_seq, *s_file_id, *s_undo_of;
 
 /* An int field, or 0 (no error set) when it is not one that fits: the item then takes the general path. */
 static int as_signed(PyObject *o, long long *out) {
@@ -227,8 +235,110 @@ static PyObject *move_run(PyObject *self, PyObject *args) {
     return Py_BuildValue("ni", moved, why);
 }
 
+/* Where an ASCII path's folder ends (ledger.folder_len): the last '/', when it is not the first character
+ * and not doubled; None otherwise. */
+static PyObject *folder_len(PyObject *path) {
+    const char *data = (const char *)PyUnicode_1BYTE_DATA(path);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(path);
+    const char *slash = n ? memrchr(data, '/', (size_t)n) : NULL;
+    if (slash == NULL || slash == data || slash[-1] == '/')
+        Py_RETURN_NONE;
+    return PyLong_FromSsize_t(slash - data);
+}
+
+static int is_ascii_str(PyObject *o) {
+    if (!PyUnicode_Check(o))
+        return 0;
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(o) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+#endif
+    return PyUnicode_IS_ASCII(o);
+}
+
+/* The intent row of one step, a new reference; Py_None (borrowed, not a row) when the step is not plain;
+ * NULL on a Python error. */
+static PyObject *intent_row(PyObject *step, PyObject *dest_dev) {
+    PyObject *row = Py_None, *action = NULL, *src = NULL, *dst = NULL, *fp = NULL, *undo_of = NULL;
+    PyObject *seq = NULL, *file_id = NULL, *a = NULL, *b = NULL;
+    if (!(action = PyObject_GetAttr(step, s_action)))
+        goto error;
+    if (action != s_move && (!PyUnicode_Check(action) || PyUnicode_Compare(action, s_move) != 0)) {
+        if (PyErr_Occurred())
+            goto error;
+        goto out;
+    }
+    if (!(src = PyObject_GetAttr(step, s_src)) || !(dst = PyObject_GetAttr(step, s_dst)) ||
+        !(fp = PyObject_GetAttr(step, s_fp)) || !(undo_of = PyObject_GetAttr(step, s_undo_of)))
+        goto error;
+    if (undo_of != Py_None || !PyTuple_Check(fp) || PyTuple_GET_SIZE(fp) != 4 || !is_ascii_str(src) ||
+        !is_ascii_str(dst))
+        goto out;
+    if (dest_dev != Py_None) {
+        int same = PyObject_RichCompareBool(PyTuple_GET_ITEM(fp, 2), dest_dev, Py_EQ);
+        if (same < 0)
+            goto error;
+        if (!same)
+            goto out;
+    }
+    if (!(seq = PyObject_GetAttr(step, s_seq)) || !(file_id = PyObject_GetAttr(step, s_file_id)) ||
+        !(a = folder_len(src)) || !(b = folder_len(dst)))
+        goto error;
+    row = PyTuple_Pack(10, seq, file_id, src, dst, PyTuple_GET_ITEM(fp, 0), PyTuple_GET_ITEM(fp, 1),
+                       PyTuple_GET_ITEM(fp, 2), PyTuple_GET_ITEM(fp, 3), a, b);
+    goto out;
+error:
+    row = NULL;
+out:
+    Py_XDECREF(action);
+    Py_XDECREF(src);
+    Py_XDECREF(dst);
+    Py_XDECREF(fp);
+    Py_XDECREF(undo_of);
+    Py_XDECREF(seq);
+    Py_XDECREF(file_id);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    return row;
+}
+
+static PyObject *intent_rows(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *steps, *dest_dev;
+    Py_ssize_t start;
+    if (!PyArg_ParseTuple(args, "O!nO", &PyList_Type, &steps, &start, &dest_dev))
+        return NULL;
+    if (start < 0 || start > PyList_GET_SIZE(steps)) {
+        PyErr_SetString(PyExc_IndexError, "intent_rows: start out of range");
+        return NULL;
+    }
+    PyObject *rows = PyList_New(0);
+    if (rows == NULL)
+        return NULL;
+    Py_ssize_t i = start;
+    for (; i < PyList_GET_SIZE(steps); i++) {
+        PyObject *row = intent_row(PyList_GET_ITEM(steps, i), dest_dev);
+        if (row == NULL) {
+            Py_DECREF(rows);
+            return NULL;
+        }
+        if (row == Py_None)
+            break;
+        int rc = PyList_Append(rows, row);
+        Py_DECREF(row);
+        if (rc < 0) {
+            Py_DECREF(rows);
+            return NULL;
+        }
+    }
+    return Py_BuildValue("Nn", rows, i);
+}
+
 static PyMethodDef methods[] = {
     {"move_run", move_run, METH_VARARGS, "Check and rename a run of lean moves; see the module source."},
+    {"intent_rows", intent_rows, METH_VARARGS, "The intent rows of a run of plain items; see the module source."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -239,7 +349,8 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__lean(void) {
     if (!(s_action = PyUnicode_InternFromString("action")) || !(s_src = PyUnicode_InternFromString("src")) ||
         !(s_dst = PyUnicode_InternFromString("dst")) || !(s_fp = PyUnicode_InternFromString("fp")) ||
-        !(s_move = PyUnicode_InternFromString("move")))
+        !(s_move = PyUnicode_InternFromString("move")) || !(s_seq = PyUnicode_InternFromString("seq")) ||
+        !(s_file_id = PyUnicode_InternFromString("file_id")) || !(s_undo_of = PyUnicode_InternFromString("undo_of")))
         return NULL;
     return PyModule_Create(&module);
 }

@@ -344,11 +344,17 @@ def fast_move(
     return True
 
 
+# _lean.intent_rows: (steps, start, dest_dev) -> (intent rows of the plain items from start, first other)
+IntentRows = Callable[[list[Any], int, int | None], tuple[list[tuple[Any, ...]], int]]
+
 _move_run: MoveRun | None
+intent_rows: IntentRows | None
 try:  # the same check and rename in C, runs of moves per call (built on Linux where a compiler is; optional)
-    from anivault.organize._lean import move_run as _move_run
+    from anivault.organize import _lean
+
+    _move_run, intent_rows = _lean.move_run, _lean.intent_rows
 except ImportError:  # pragma: no cover - no compiler at install time, or not Linux
-    _move_run = None
+    _move_run = intent_rows = None
 LEAN_BUILT = _move_run is not None  # `anivault verify` reports it
 
 

@@ -28,7 +28,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any, cast
 
 from anivault.errors import UsageError
-from anivault.organize.fileops import Fingerprint
+from anivault.organize.fileops import Fingerprint, IntentRows, intent_rows
 from anivault.organize.itemstate import item_counts, state_sql, undone_sql
 from anivault.organize.plan import Step
 from anivault.pathcodec import decode_path, encode_path
@@ -138,6 +138,74 @@ def folder_len(path: str) -> int | None:
         return None
     cut = path.rfind("/")
     return cut if cut > 0 and path[cut - 1] != "/" else None
+
+
+def intent_runs(
+    steps: Sequence[Step], op_id: int, dest_dev: int | None, rows_of: IntentRows | None = None
+) -> list[tuple[bool, list[tuple[Any, ...]]]]:
+    """The rows of run ``op_id``'s intent, in seq order, in runs of one kind: plain (True) or not.
+
+    Most items are same-device moves between ASCII paths: those go in with a statement that binds only the
+    10 values they have (binding the rest as NULLs cost 40% more per row). ``rows_of`` is _lean.intent_rows
+    (the rows of a run of plain items, built in C), where it is built; this loop is the reference."""
+    runs: list[tuple[bool, list[tuple[Any, ...]]]] = []
+    sep = "/" if os.sep == "/" else None  # folder_len, inline: the loop runs once per item
+    if sep is None:
+        rows_of = None
+    todo = steps if isinstance(steps, list) else list(steps)
+    i, n = 0, len(todo)
+    while i < n:
+        if rows_of is not None:
+            rows, i = rows_of(todo, i, dest_dev)
+            if rows:
+                if runs and runs[-1][0]:
+                    runs[-1][1].extend(rows)
+                else:
+                    runs.append((True, rows))
+            if i >= n:
+                break
+        s = todo[i]
+        i += 1
+        fp = s.fp
+        src = s.src
+        dst = s.dst
+        plain = (
+            s.action == "move" and fp is not None and src is not None and s.undo_of is None
+            and (dest_dev is None or fp.dev == dest_dev) and src.isascii() and dst.isascii()
+        )  # fmt: skip
+        if not runs or runs[-1][0] != plain:
+            runs.append((plain, []))
+        if plain:
+            assert fp is not None and src is not None
+            a = src.rfind(sep) if sep else -1
+            b = dst.rfind(sep) if sep else -1
+            runs[-1][1].append(
+                (
+                    s.seq, s.file_id, src, dst, *fp,  # size, mtime_ns, dev, inode
+                    a if a > 0 and src[a - 1] != sep else None, b if b > 0 and dst[b - 1] != sep else None,
+                )
+            )  # fmt: skip
+            continue
+        src, src_raw = encode_path(src) if src is not None else (None, None)
+        dst, dst_raw = encode_path(s.dst)
+        tmp = None
+        if s.action == "copy" or (
+            s.action == "move"
+            and fp is not None
+            and dest_dev is not None
+            and fp.dev != dest_dev
+            and s.undo_of is None
+        ):
+            tmp = part_path(op_id, s.seq, dst)
+        runs[-1][1].append(
+            (
+                s.seq, s.file_id, s.action, src, src_raw, dst, dst_raw, tmp,
+                fp.size if fp else None, fp.mtime_ns if fp else None,
+                fp.dev if fp else None, fp.inode if fp else None, s.undo_of,
+                folder_len(src) if src is not None else None, folder_len(dst),
+            )
+        )  # fmt: skip
+    return runs
 
 
 _STEP_COLS = "seq, action, src, src_raw, dst, dst_raw, size, mtime_ns, dev, inode, file_id, undo_of"
@@ -416,51 +484,7 @@ class Ledger:
                 (kind, dest, json.dumps(args, sort_keys=True), len(steps), now()),
             )
             op_id = int(cast(int, cur.lastrowid))
-            # Most items are same-device moves between ASCII paths: those go in with a statement that
-            # binds only the 10 values they have (binding the rest as NULLs cost 40% more per row). The
-            # items go in in seq order, in runs of one kind or the other.
-            runs: list[tuple[bool, list[tuple[Any, ...]]]] = []
-            sep = "/" if os.sep == "/" else None  # folder_len, inline: the loop runs once per item
-            for s in steps:
-                fp = s.fp
-                src = s.src
-                dst = s.dst
-                plain = (
-                    s.action == "move" and fp is not None and src is not None and s.undo_of is None
-                    and (dest_dev is None or fp.dev == dest_dev) and src.isascii() and dst.isascii()
-                )  # fmt: skip
-                if not runs or runs[-1][0] != plain:
-                    runs.append((plain, []))
-                if plain:
-                    assert fp is not None and src is not None
-                    a = src.rfind(sep) if sep else -1
-                    b = dst.rfind(sep) if sep else -1
-                    runs[-1][1].append(
-                        (
-                            s.seq, s.file_id, src, dst, *fp,  # size, mtime_ns, dev, inode
-                            a if a > 0 and src[a - 1] != sep else None, b if b > 0 and dst[b - 1] != sep else None,
-                        )
-                    )  # fmt: skip
-                    continue
-                src, src_raw = encode_path(src) if src is not None else (None, None)
-                dst, dst_raw = encode_path(s.dst)
-                tmp = None
-                if s.action == "copy" or (
-                    s.action == "move"
-                    and fp is not None
-                    and dest_dev is not None
-                    and fp.dev != dest_dev
-                    and s.undo_of is None
-                ):
-                    tmp = part_path(op_id, s.seq, dst)
-                runs[-1][1].append(
-                    (
-                        s.seq, s.file_id, s.action, src, src_raw, dst, dst_raw, tmp,
-                        fp.size if fp else None, fp.mtime_ns if fp else None,
-                        fp.dev if fp else None, fp.inode if fp else None, s.undo_of,
-                        folder_len(src) if src is not None else None, folder_len(dst),
-                    )
-                )  # fmt: skip
+            runs = intent_runs(steps, op_id, dest_dev, intent_rows)
             for plain, rows in runs:
                 if plain:
                     c.executemany(
