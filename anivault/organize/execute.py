@@ -55,6 +55,9 @@ BATCH_SECONDS = 2.0
 TAIL_ITEMS = 2 * BATCH
 TAIL_BATCH = 1000
 COMMIT_ITEMS = 25000
+# The writer also commits when the run reaches these many items before its end, so its last commit holds
+# only the last few batches' pages, not up to COMMIT_ITEMS items' (docs/organize.md).
+COMMIT_BEFORE_END = (6000, 1500)
 COMMIT_SECONDS = 2.0
 # Lean moves per call into C (_lean.c): ~4 ms of renames between two looks at Ctrl-C and the clock.
 LEAN_CALL = 256
@@ -140,10 +143,11 @@ class _Context:
 class Batch:
     """One batch of outcomes: runs of items done exactly as planned, and every other outcome in full."""
 
-    __slots__ = ("_hi", "_lo", "folders", "op_id", "plain", "results", "size")
+    __slots__ = ("_hi", "_lo", "commit", "folders", "op_id", "plain", "results", "size")
 
     def __init__(self, op_id: int) -> None:
         self.op_id = op_id
+        self.commit = False  # the writer commits once it has written this batch
         self.plain: list[tuple[int, int, int]] = []  # (op_id, first seq, last seq)
         self.results: list[ItemResult] = []
         self.size = 0
@@ -214,7 +218,7 @@ class BatchWriter:
                 if item is None:
                     stop = True
                     break
-                if item.results or item.plain:
+                if item.results or item.plain or item.commit:
                     batches.append(item)
                 try:
                     item = self._queue.get_nowait()
@@ -233,7 +237,10 @@ class BatchWriter:
                     folders.update(*(b.folders for b in batches))
                     open_items += sum(max(b.size, 1) for b in batches)
                 if open_items and (
-                    stop or open_items >= COMMIT_ITEMS or time.monotonic() - opened > COMMIT_SECONDS
+                    stop
+                    or open_items >= COMMIT_ITEMS
+                    or any(b.commit for b in batches)
+                    or time.monotonic() - opened > COMMIT_SECONDS
                 ):
                     # A `done` must describe a durable state: the batches' folders first, then the commit.
                     if folders:
@@ -339,11 +346,14 @@ def _run_operation(
     last_flush = time.monotonic()
     stopped: str | None = None
     i = total = tail = 0  # batches hold BATCH items, TAIL_BATCH from item `tail` on (the last TAIL_ITEMS)
+    flushed_at = 0  # i at the last flush
     writer = BatchWriter(ledger)
 
     def flush() -> None:
-        nonlocal batch, last_flush
+        nonlocal batch, last_flush, flushed_at
         batch.end_run()
+        batch.commit = any(flushed_at < k <= i for k in commit_at)
+        flushed_at = i
         writer.put(batch)
         batch = Batch(op_id)
         ctx.dirs = batch.folders
@@ -382,6 +392,7 @@ def _run_operation(
     lean = FAST_MOVES
     many = lean_runner()
     tail = max(0, total - TAIL_ITEMS) if TAIL_BATCH < BATCH else total
+    commit_at = [total - k for k in COMMIT_BEFORE_END if total - k > 0]
     try:
         while i < total:
             if i >= ready:
