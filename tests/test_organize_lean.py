@@ -1098,3 +1098,56 @@ def test_a_run_sends_each_item_that_is_not_as_planned_down_the_general_path(
 def test_the_c_loop_is_built_where_it_can_be() -> None:
     """setup.py marks the extension optional, so a broken build would pass silently: here it would not."""
     assert fileops.LEAN_BUILT and fileops.lean_runner() is not None
+
+
+_name_in_case = st.sampled_from(["a.mkv", "A.mkv", "b.mkv", "ss.mkv", "ß.mkv", "SS.mkv", "é.mkv", "é.mkv"])
+
+
+@given(
+    pairs=st.lists(
+        st.tuples(
+            st.sampled_from(["/s", "/t"]), _name_in_case, st.sampled_from(["/s", "/t", "/v"]), _name_in_case,
+            st.sampled_from(["move", "move", "copy"]), st.booleans(),
+        ),
+        max_size=6,
+    )
+)  # fmt: skip
+def test_the_whole_plan_shortcut_orders_steps_as_the_per_move_loop(
+    pairs: list[tuple[str, str, str, str, str, bool]],
+) -> None:
+    """expand_steps skips its per-move ordering when no move waits for another (plan._none_waits): the
+    steps are then exactly the loop's. Chains, swaps, case-only renames (`ß` and `ss` included: casefold
+    changes the length) and targets that exist go through the loop."""
+    from anivault.organize import plan as plan_mod
+
+    moves, seen = [], set()
+    for k, (sdir, sname, ddir, dname, action, occupied) in enumerate(pairs):
+        src = f"{sdir}/{k}-{sname}" if (sdir, sname) in seen else f"{sdir}/{sname}"
+        seen.add((sdir, sname))
+        moves.append(
+            plan_mod.Move(
+                src, f"{ddir}/{dname}", action, "video", k + 1, Fingerprint(1, 2, 3, k), occupied=occupied
+            )
+        )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(plan_mod, "_mkdirs", lambda folder, made, steps: made.add(folder))  # no disk
+        shortcut = plan_mod.expand_steps(moves, "t0k3")
+        mp.setattr(plan_mod, "_none_waits", lambda todo, by_src: False)
+        assert shortcut == plan_mod.expand_steps(moves, "t0k3")
+
+
+def test_the_whole_plan_shortcut_sees_what_makes_a_move_wait() -> None:
+    from anivault.organize.plan import Move, _none_waits
+
+    def waits(*pairs: tuple[str, str], occupied: bool = False) -> bool:
+        todo = [
+            Move(s, d, "move", "video", None, Fingerprint(1, 2, 3, 4), occupied=occupied) for s, d in pairs
+        ]
+        return not _none_waits(todo, {m.src: m for m in todo})
+
+    assert not waits(("/s/a.mkv", "/d/a.mkv"), ("/s/b.mkv", "/d/b.mkv"))
+    assert waits(("/s/a.mkv", "/s/b.mkv"), ("/s/b.mkv", "/d/b.mkv"))  # a chain
+    assert waits(("/s/a.mkv", "/s/A.mkv"))  # case only
+    assert waits(("/s/ss.mkv", "/s/ß.mkv"))  # case only, another length
+    assert waits(("/s/e\u0301.mkv", "/s/\u00e9.mkv"))  # NFD to NFC
+    assert waits(("/s/a.mkv", "/d/a.mkv"), occupied=True)  # the target is there now

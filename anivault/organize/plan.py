@@ -11,6 +11,8 @@ an existing target). Nothing here writes.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import os
 import re
 import stat
@@ -304,6 +306,8 @@ def expand_steps(moves: Sequence[Move], token: str) -> list[Step]:
     order: list[Move] = []
     state: dict[int, int] = {}  # id(move) -> 1 visiting, 2 done
     temp_first: list[tuple[Move, str]] = []
+    if _none_waits(todo, by_src):
+        order, todo = todo, []  # what the loop below would give, without its per-move Python
     for m in todo:
         # Most moves wait for nothing: their target is no move's source, nor their own source in another
         # case, nor a file that exists now. Those are placed here; _visit orders the rest (expand_steps
@@ -327,6 +331,22 @@ def expand_steps(moves: Sequence[Move], token: str) -> list[Step]:
         n += 1
         steps.append(Step(n, "move", tmp, m.dst, m.fp, m.file_id, m.kind))
     return steps
+
+
+def _none_waits(todo: list[Move], by_src: dict[str, Move]) -> bool:
+    """True when no move waits for another (the common plan): no target is another move's source or a file
+    there now, and no move is a case-only rename. Each test is one pass in C over the plan (the per-move
+    test in expand_steps is 0.075 s of Python at 100,000 moves); two ASCII names of different lengths
+    cannot be one name in another case, so only the rest go through same_key (casefold may change a
+    non-ASCII name's length: "ß" is "ss")."""
+    if not by_src.keys().isdisjoint([m.dst for m in todo]) or any([m.occupied for m in todo]):
+        return False
+    srcs = [m.src for m in todo]
+    dsts = [m.dst for m in todo]
+    same_len = map(operator.eq, map(len, srcs), map(len, dsts))
+    ascii_pair = map(operator.and_, map(str.isascii, srcs), map(str.isascii, dsts))
+    maybe = map(operator.or_, same_len, map(operator.not_, ascii_pair))
+    return not any(same_key(srcs[k], dsts[k]) for k in itertools.compress(range(len(srcs)), maybe))
 
 
 def _visit(
