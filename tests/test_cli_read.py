@@ -338,6 +338,51 @@ def test_db_backup(run_cli: RunCli, library: Path, tmp_path: Path, anivault_home
     assert into.parent == folder and into.name.startswith("library-")
 
 
+def test_db_compact_gives_an_older_library_32_kib_pages(
+    run_cli: RunCli, library: Path, anivault_home: Path
+) -> None:
+    """A library made with 4 KiB pages (as AniVault made them before) is rebuilt with 32 KiB pages after a
+    backup, keeps every row and WAL mode; while another connection reads it, nothing changes."""
+    path = db_file(anivault_home)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:  # the library as an earlier AniVault left it
+        conn.execute("PRAGMA journal_mode=DELETE")
+        conn.execute("PRAGMA page_size=4096")
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA journal_mode=WAL")
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+        files = conn.execute("SELECT id, path FROM files ORDER BY id").fetchall()
+        conn.execute("BEGIN")
+        conn.execute("SELECT count(*) FROM files").fetchone()  # a reader holds the database
+        busy = run_cli("db", "compact")
+        assert busy.exit_code != 0 and "in use by another AniVault command" in busy.stderr, busy.stderr
+        assert "Traceback" not in busy.stderr
+        conn.execute("COMMIT")
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        conn.close()
+    assert (
+        "pages         4 KiB (new libraries get 32 KiB: `anivault db compact`)"
+        in ok(run_cli("db", "status")).stdout
+    )
+    res = ok(run_cli("db", "compact"))
+    assert "pages 4 KiB -> 32 KiB" in res.stderr, res.stderr
+    backups = sorted((anivault_home / "data" / "backups").glob("library-*-before-compact.db"))
+    assert len(backups) == 2  # one per attempt: the backup comes first
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 32768
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT id, path FROM files ORDER BY id").fetchall() == files
+    finally:
+        conn.close()
+    assert ok(run_cli("ls", "--json")).stdout  # the library still reads
+    assert as_json(run_cli("db", "status", "--json"))["page_size"] == 32768
+    assert "pages         32 KiB\n" in ok(run_cli("db", "status")).stdout
+
+
 def test_db_upgrade_from_an_older_schema(run_cli: RunCli, anivault_home: Path) -> None:
     from alembic import command
 

@@ -114,7 +114,8 @@ def test_corrupt_database(tmp_path: Path) -> None:
         conn.execute("CREATE TABLE filler (x TEXT)")
         conn.executemany("INSERT INTO filler VALUES (?)", [("x" * 500,) for _ in range(200)])
     data = bytearray(db.read_bytes())
-    page = 4096
+    page = int.from_bytes(data[16:18], "big")  # the header's page size (AniVault makes 32 KiB pages)
+    assert page == 32768
     for i in range(page * 3, page * 3 + 200):  # scribble over a b-tree page
         data[i] = 0x5A
     db.write_bytes(bytes(data))
