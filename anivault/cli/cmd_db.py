@@ -217,12 +217,17 @@ def compact() -> None:
                 raise sqlite3.OperationalError("database is locked")
             conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
             conn.execute("VACUUM")
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
+        except sqlite3.Error as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise DatabaseError(
+                    "the library database is in use by another AniVault command; nothing was changed",
+                    hint="let it finish (or close `anivault ui`), then run `anivault db compact` again",
+                ) from None
+            # VACUUM is one transaction: a failure (a full disk, say) leaves the file as it was.
             raise DatabaseError(
-                "the library database is in use by another AniVault command; nothing was changed",
-                hint="let it finish (or close `anivault ui`), then run `anivault db compact` again",
+                f"compacting failed ({exc}); nothing was changed",
+                hint="it needs free space about the size of the database; the backup is "
+                + display(str(backup)),
             ) from None
         finally:
             conn.execute(f"PRAGMA journal_mode={journal}")

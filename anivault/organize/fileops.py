@@ -353,8 +353,8 @@ try:  # the same check and rename in C, runs of moves per call (built on Linux w
     from anivault.organize import _lean
 
     _move_run, intent_rows = _lean.move_run, _lean.intent_rows
-except ImportError:  # pragma: no cover - no compiler at install time, or not Linux
-    _move_run = intent_rows = None
+except (ImportError, AttributeError):  # pragma: no cover - no compiler at install time, not Linux, or a
+    _move_run = intent_rows = None  # build older than this source (an editable install not rebuilt)
 LEAN_BUILT = _move_run is not None  # `anivault verify` reports it
 
 
