@@ -368,7 +368,7 @@ def test_db_compact_gives_an_older_library_32_kib_pages(
     )
     res = ok(run_cli("db", "compact"))
     assert "pages 4 KiB -> 32 KiB" in res.stderr, res.stderr
-    backups = sorted((anivault_home / "data" / "backups").glob("library-*-before-compact.db"))
+    backups = sorted((anivault_home / "data" / "backups").glob("library-*-before-compact*.db"))
     assert len(backups) == 2  # one per attempt: the backup comes first
     conn = sqlite3.connect(path)
     try:

@@ -187,25 +187,30 @@ def compact() -> None:
     \b
         anivault db compact
     """
-    import sqlite3
-
-    from anivault.cli.common import open_library, say
-    from anivault.cli.readout import human_size, require_library
-    from anivault.db.engine import PAGE_SIZE
-    from anivault.errors import DatabaseError
-    from anivault.pathcodec import display
+    from anivault.cli.common import db_path, open_library
+    from anivault.cli.readout import require_library
+    from anivault.db.engine import writer_lock
     from anivault.paths import app_paths
 
     require_library()
-    with open_library(migrate=False) as db:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        backup = app_paths().backup_dir / f"{db.path.stem}-{stamp}-before-compact.db"
-        n = 1
-        while backup.exists():  # a backup never overwrites another
-            n += 1
-            backup = backup.with_name(f"{db.path.stem}-{stamp}-{n}-before-compact.db")
-        db.backup_to(backup)
-        path, journal = db.path, db.journal_mode
+    path = db_path()
+    with writer_lock(path, purpose="db compact"):  # no organize, index or sql --write meanwhile
+        with open_library(migrate=False) as db:
+            backup = db.backup_before("compact", app_paths().backup_dir)
+            journal = db.journal_mode
+        _vacuum(path, journal, backup)  # closed: its pooled connections would keep the file from us
+
+
+def _vacuum(path: Path, journal: str, backup: Path) -> None:
+    """VACUUM ``path`` into AniVault's page size, its journal mode kept; says what changed."""
+    import sqlite3
+
+    from anivault.cli.common import say
+    from anivault.cli.readout import human_size
+    from anivault.db.engine import PAGE_SIZE
+    from anivault.errors import DatabaseError
+    from anivault.pathcodec import display
+
     before = path.stat().st_size
     # Pages change size only outside WAL, and leaving WAL needs the database to itself.
     conn = sqlite3.connect(path, isolation_level=None, timeout=5)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -162,7 +160,7 @@ def _run_write(text: str, params: dict[str, Any], *, json_out: bool, csv_out: bo
     from anivault.paths import app_paths
 
     with open_library() as db, writer_lock(db.path, purpose="sql --write"):
-        backup = db.backup_to(_backup_target(app_paths().backup_dir, db.path.stem))
+        backup = db.backup_before("sql", app_paths().backup_dir)
         say(f"backup: {display(str(backup))}")
         conn = db.raw_connect(readonly=False)
         # Autocommit: the one statement is its own transaction, and statements such as VACUUM that
@@ -179,13 +177,3 @@ def _run_write(text: str, params: dict[str, Any], *, json_out: bool, csv_out: bo
         finally:
             conn.close()
     say(f"{changed} row{'s' if changed != 1 else ''} changed")
-
-
-def _backup_target(folder: Path, stem: str) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    target = folder / f"{stem}-{stamp}-before-sql.db"
-    n = 2
-    while target.exists():  # two --write runs in one second keep both backups
-        target = folder / f"{stem}-{stamp}-before-sql-{n}.db"
-        n += 1
-    return target

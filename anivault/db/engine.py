@@ -110,6 +110,19 @@ class Database:
             src.close()
         return target
 
+    def backup_before(self, what: str, folder: Path) -> Path:
+        """A backup into ``folder`` named for what comes next (`library-YYYYMMDD-HHMMSS-before-sql.db`); two in
+        one second keep both (`…-before-sql-2.db`): a backup never overwrites another."""
+        from datetime import datetime
+
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        target = folder / f"{self.path.stem}-{stamp}-before-{what}.db"
+        n = 2
+        while target.exists():
+            target = folder / f"{self.path.stem}-{stamp}-before-{what}-{n}.db"
+            n += 1
+        return self.backup_to(target)
+
     def integrity_check(self, *, quick: bool = True) -> list[str]:
         """[] when healthy, else SQLite's complaints."""
         conn = self.raw_connect(readonly=True)

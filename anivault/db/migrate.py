@@ -8,7 +8,6 @@ newer or foreign one is refused untouched.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,9 +106,7 @@ def ensure_current(db: Database, *, backup_dir: Path | None = None) -> str | Non
 def backup_before_upgrade(db: Database, current: str, backup_dir: Path | None) -> Path:
     from anivault.paths import app_paths
 
-    folder = backup_dir or app_paths().backup_dir
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return db.backup_to(folder / f"{db.path.stem}-{stamp}-before-{current}.db")
+    return db.backup_before(current, backup_dir or app_paths().backup_dir)
 
 
 def upgrade(db: Database) -> None:

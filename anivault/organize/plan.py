@@ -339,10 +339,10 @@ def _none_waits(todo: list[Move], by_src: dict[str, Move]) -> bool:
     test in expand_steps is 0.075 s of Python at 100,000 moves); two ASCII names of different lengths
     cannot be one name in another case, so only the rest go through same_key (casefold may change a
     non-ASCII name's length: "ß" is "ss")."""
-    if not by_src.keys().isdisjoint([m.dst for m in todo]) or any([m.occupied for m in todo]):
+    dsts = [m.dst for m in todo]
+    if not by_src.keys().isdisjoint(dsts) or any([m.occupied for m in todo]):
         return False
     srcs = [m.src for m in todo]
-    dsts = [m.dst for m in todo]
     same_len = map(operator.eq, map(len, srcs), map(len, dsts))
     ascii_pair = map(operator.and_, map(str.isascii, srcs), map(str.isascii, dsts))
     maybe = map(operator.or_, same_len, map(operator.not_, ascii_pair))
