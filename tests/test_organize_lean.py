@@ -410,18 +410,26 @@ def test_rollback_without_wal_reads_its_items_after_the_intent(db: Database, tmp
     assert all(p.exists() for p in paths) and not (tmp_path / "vault").exists()
 
 
-@lean_only
-def test_the_last_items_of_a_run_go_to_the_writer_in_small_batches(
+def thirty_files_with_small_batches(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Batches hold BATCH items until the last TAIL_ITEMS, which go TAIL_BATCH at a time: once the last file
-    has moved, the writer has one small batch left to write, not a full one."""
+) -> service.OrganizePlan:
+    """A plan of 30 indexed files in 3 folders, run in batches of 8 but for the last 10 items, 2 at a time."""
     src = tmp_path / "src"
     paths = [write(src / f"d{n % 3}" / f"[Grp] Frieren - {n:02d}.mkv", f"ep {n}") for n in range(1, 31)]
     ids = index_rows(db, src, paths)
     monkeypatch.setattr(execute, "BATCH", 8)
     monkeypatch.setattr(execute, "TAIL_ITEMS", 10)
     monkeypatch.setattr(execute, "TAIL_BATCH", 2)
+    return episodes_plan(paths, ids, tmp_path / "vault")
+
+
+@lean_only
+def test_the_last_items_of_a_run_go_to_the_writer_in_small_batches(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches hold BATCH items until the last TAIL_ITEMS, which go TAIL_BATCH at a time: once the last file
+    has moved, the writer has one small batch left to write, not a full one."""
+    plan = thirty_files_with_small_batches(db, tmp_path, monkeypatch)
     sizes: list[int] = []
     put = execute.BatchWriter.put
 
@@ -430,7 +438,6 @@ def test_the_last_items_of_a_run_go_to_the_writer_in_small_batches(
         put(self, batch)
 
     monkeypatch.setattr(execute.BatchWriter, "put", sized_put)
-    plan = episodes_plan(paths, ids, tmp_path / "vault")
     res = service.apply_plan(db, plan)
     assert res.status == "done"
     total = ledger_rows(db.path, "SELECT count(*) FROM operation_items WHERE op_id=?", res.op_id)[0][0]
@@ -451,12 +458,7 @@ def test_the_writer_commits_ahead_of_the_end_so_its_last_commit_is_small(
 ) -> None:
     """Besides every COMMIT_ITEMS items, the writer commits when the run has COMMIT_BEFORE_END items left:
     once the last file has moved, its last commit holds only the items after the last of those points."""
-    src = tmp_path / "src"
-    paths = [write(src / f"d{n % 3}" / f"[Grp] Frieren - {n:02d}.mkv", f"ep {n}") for n in range(1, 31)]
-    ids = index_rows(db, src, paths)
-    monkeypatch.setattr(execute, "BATCH", 8)
-    monkeypatch.setattr(execute, "TAIL_ITEMS", 10)
-    monkeypatch.setattr(execute, "TAIL_BATCH", 2)
+    plan = thirty_files_with_small_batches(db, tmp_path, monkeypatch)
     monkeypatch.setattr(execute, "COMMIT_ITEMS", 10_000)  # no commit by count
     monkeypatch.setattr(execute, "COMMIT_SECONDS", 600.0)  # nor by age
     monkeypatch.setattr(execute, "COMMIT_BEFORE_END", (7, 3))
@@ -474,7 +476,7 @@ def test_the_writer_commits_ahead_of_the_end_so_its_last_commit_is_small(
 
     monkeypatch.setattr(execute, "sync_folders", counted_sync)
     monkeypatch.setattr(Ledger, "record_into", sized_record)
-    res = service.apply_plan(db, episodes_plan(paths, ids, tmp_path / "vault"))
+    res = service.apply_plan(db, plan)
     assert res.status == "done"
     total = ledger_rows(db.path, "SELECT count(*) FROM operation_items WHERE op_id=?", res.op_id)[0][0]
     assert sum(written) == total > 30
