@@ -40,6 +40,27 @@ def organize(
 
     Example:  anivault organize --dest ~/Vault --apply --action hardlink --conflict rename
     """
+    from anivault.organize.execute import collector_paused
+
+    # A plan of 100,000 moves is some 300,000 objects with no cycles: with the cycle collector on, writing
+    # it as JSON took 1.3-1.8 s against 1.1-1.2 s. Paused around the call, not inside it, so the plan is
+    # gone (freed by reference counting) before the collector is on again and never walked.
+    with collector_paused():
+        _organize(dest, plan_out, from_plan, apply, action, conflict, template, verify, resume, json_out)
+
+
+def _organize(
+    dest: str | None,
+    plan_out: Path | None,
+    from_plan: Path | None,
+    apply: bool,
+    action: str | None,
+    conflict: str | None,
+    template: str | None,
+    verify: bool,
+    resume: bool,
+    json_out: bool,
+) -> None:
     from anivault.cli.common import open_library, settings
     from anivault.errors import UsageError
     from anivault.organize import service
