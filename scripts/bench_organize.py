@@ -18,7 +18,7 @@ for them, and the case of a flat downloads folder. --ids plan numbers the files 
 the best case (a library already grouped one show per folder lies between).
 
 The machine is shared and noisy, so the two are timed in rounds, back to back on the same tree; each
-round's ratio is printed and the median round is the figure (--repeat, default 3).
+round's ratio is printed and the median round is the figure (--repeat, default 5).
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=100_000, help="number of files (default 100000)")
     ap.add_argument("--dir", default=None, help="work folder (default: a temp folder)")
     ap.add_argument(
-        "--repeat", type=int, default=3, help="rounds of (bare loop, AniVault); the median ratio is printed"
+        "--repeat", type=int, default=5, help="rounds of (bare loop, AniVault); the median ratio is printed"
     )
     ap.add_argument(
         "--ids",
