@@ -305,7 +305,9 @@ class CtrlC:
 def collector_paused() -> Iterator[None]:
     """Pause Python's cycle collector for a run. A run makes tens of thousands of small objects and no
     cycles; left on, the collector walked the whole heap every few thousand items, and that was a quarter
-    of the executor's time at 20k files (scripts/bench_organize.py). Garbage is still freed as it goes."""
+    of the executor's time at 20k files (scripts/bench_organize.py). Garbage is still freed as it goes.
+    Pauses nest (apply_plan and rollback hold one for their whole run, run_operation another): only the
+    outermost turns the collector back on."""
     was = gc.isenabled()
     gc.disable()
     try:
