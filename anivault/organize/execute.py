@@ -306,8 +306,8 @@ def collector_paused() -> Iterator[None]:
     """Pause Python's cycle collector for a run. A run makes tens of thousands of small objects and no
     cycles; left on, the collector walked the whole heap every few thousand items, and that was a quarter
     of the executor's time at 20k files (scripts/bench_organize.py). Garbage is still freed as it goes.
-    Pauses nest (apply_plan and rollback hold one for their whole run, run_operation another): only the
-    outermost turns the collector back on."""
+    Pauses nest (planning holds one inside the organize command's): only the outermost turns the collector
+    back on."""
     was = gc.isenabled()
     gc.disable()
     try:
@@ -326,8 +326,8 @@ def run_operation(
 ) -> RunSummary:
     """Execute every pending item of run ``op_id`` (or, for a run just written, its ``steps``: the items
     are exactly those, and are not read back, or for a rollback the StepStream that reads them while the
-    run goes on); Ctrl-C stops cleanly."""
-    with collector_paused(), CtrlC() as ctrl_c:
+    run goes on); Ctrl-C stops cleanly. Callers hold service.writing, which pauses the cycle collector."""
+    with CtrlC() as ctrl_c:
         return _run_operation(ledger, op_id, options, progress, steps, ctrl_c)
 
 

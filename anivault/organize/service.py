@@ -59,11 +59,17 @@ class OrganizePlan:
 
 @contextmanager
 def writing(db: Database, purpose: str) -> Iterator[Ledger]:
-    """The writer lock, a ledger connection, and recovery of any interrupted run, in that order."""
+    """The writer lock, a ledger connection, and recovery of any interrupted run, in that order, with the
+    cycle collector paused throughout.
+
+    One pause for the whole run: paused only around each phase (expand, intent, run), the collector ran
+    between them, a full collection of 0.2-0.4 s over the caller's plan (100,000 moves) after the intent
+    and before the first rename (docs/organize.md). Callers drop the run's steps before leaving, or the
+    collection the pause's end sets off walks all of them (0.03-0.05 s)."""
     from anivault.db.engine import writer_lock
 
     limit_malloc_arenas()  # before the run's threads start (fileops: peak memory)
-    with writer_lock(db.path, purpose=purpose), Ledger(db) as ledger:
+    with collector_paused(), writer_lock(db.path, purpose=purpose), Ledger(db) as ledger:
         recover(ledger)
         yield ledger
 
@@ -175,11 +181,7 @@ def apply_plan(
     ``recheck=False`` skips re-checking a plan made moments ago in this process: the executor still checks
     every source fingerprint and never clobbers, so only the up-front report of stale items is skipped.
     """
-    # One pause of the cycle collector for the whole run. Paused only around each phase, it ran between
-    # them: a full collection of 0.2-0.4 s over the caller's plan (100,000 moves) after the intent,
-    # before the first rename (docs/organize.md). The run's steps are dropped before the pause ends, or
-    # the collection it sets off walks all of them (0.03-0.05 s).
-    with collector_paused(), writing(db, "organize") as ledger:
+    with writing(db, "organize") as ledger:
         if recheck:
             recheck_plan(plan)
         if preflight and plan.todo:
@@ -194,13 +196,13 @@ def apply_plan(
         op_id = ledger.create_operation("organize", plan.dest, args, steps, dest_dev=os.stat(probe).st_dev)
         crashpoint("after_intent_commit")
         summary = run_operation(ledger, op_id, RunOptions(verify, plan.conflict), progress, steps)
-        del steps
+        del steps  # before the collector's pause ends (writing)
         return summary
 
 
 def resume(db: Database, op_id: int | None = None, progress: Progress | None = None) -> RunSummary:
     """Finish the latest (or the given) interrupted or stopped organize run."""
-    with collector_paused(), writing(db, "organize --resume") as ledger:
+    with writing(db, "organize --resume") as ledger:
         candidates = [
             o
             for o in ledger.operations(statuses=["interrupted", "failed", "partial"], kind="organize")
@@ -224,7 +226,7 @@ def rollback(
     db: Database, op_id: int, *, dry_run: bool = False, progress: Progress | None = None
 ) -> RunSummary | list[Step]:
     """Undo run ``op_id`` (a resumable run of its own). With dry_run, return the steps it would take."""
-    with collector_paused(), writing(db, "rollback") as ledger:  # one pause for the run (apply_plan)
+    with writing(db, "rollback") as ledger:
         op = ledger.operation(op_id, counts=False)
         if op is None:
             raise UsageError(f"there is no run {op_id}", hint="see `anivault log`")
@@ -252,5 +254,5 @@ def rollback(
         del created
         crashpoint("after_intent_commit")
         summary = run_operation(ledger, new_id, RunOptions(), progress, steps)
-        del steps  # before the pause ends (apply_plan)
+        del steps  # before the collector's pause ends (writing)
         return summary
