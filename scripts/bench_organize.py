@@ -19,6 +19,15 @@ the best case (a library already grouped one show per folder lies between).
 
 The machine is shared and noisy, so the two are timed in rounds, back to back on the same tree; each
 round's ratio is printed and the median round is the figure (--repeat, default 5).
+
+Every timed phase starts on a settled filesystem: `os.sync()` runs, untimed, after each phase (and once
+before the first), so no phase pays for what the one before it left unwritten. Without it the comparison
+leans against AniVault: the bare loop never syncs, so its renames sit in ext4's running journal
+transaction, and AniVault's first fsync (the intent's commit) had to commit them (the settle after a bare
+phase takes 0.06-0.08 s here, after an AniVault phase 0.00 s: a run leaves nothing, it syncs what it did);
+and the 1,100 `mkdir`s, which take 0.2-1.1 s a round on this VM's disk and grow across rounds, cost each
+side what the other's frees just left. A user's organize starts on a quiet disk, as each phase now does.
+The time each settle takes is printed. --no-settle times the phases back to back as before 2026-12-07.
 """
 
 from __future__ import annotations
@@ -127,7 +136,17 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _bare_round(pairs: list[tuple[str, str]], dest: Path) -> dict[str, float]:
+def settle(enabled: bool) -> float:
+    """Write out what the last phase left in the page cache and ext4's journal (untimed; see the module
+    docstring). Returns how long that took: the work the phase left for whatever comes next."""
+    if not enabled:
+        return 0.0
+    t = time.perf_counter()
+    os.sync()
+    return time.perf_counter() - t
+
+
+def _bare_round(pairs: list[tuple[str, str]], dest: Path, settled: bool) -> dict[str, float]:
     """The baseline: the same moves with a bare os.rename loop, then back."""
     made: set[str] = set()
     c = time.process_time()
@@ -139,6 +158,7 @@ def _bare_round(pairs: list[tuple[str, str]], dest: Path) -> dict[str, float]:
             made.add(folder)
         os.rename(s, d)
     out = {"apply": time.perf_counter() - t, "c_apply": time.process_time() - c}
+    out["s_apply"] = settle(settled)
     c = time.process_time()
     t = time.perf_counter()
     for s, d in reversed(pairs):
@@ -152,11 +172,12 @@ def _bare_round(pairs: list[tuple[str, str]], dest: Path) -> dict[str, float]:
             os.rmdir(folder)
     out.update(back=time.perf_counter() - t, c_back=time.process_time() - c)
     shutil.rmtree(dest, ignore_errors=True)
+    out["s_back"] = settle(settled)
     return out
 
 
 def _anivault_round(
-    db: Database, plan: OrganizePlan, dest: Path, n: int, intent: list[float]
+    db: Database, plan: OrganizePlan, dest: Path, n: int, intent: list[float], settled: bool
 ) -> dict[str, float]:
     """Apply the plan through the ledger and roll it back, checking the library rows follow."""
     from anivault.organize import service
@@ -166,12 +187,14 @@ def _anivault_round(
     summary = service.apply_plan(db, plan, recheck=False)
     out = {"apply": time.perf_counter() - t, "c_apply": time.process_time() - c}  # CPU includes the writer
     out["i_apply"] = intent.pop()
+    out["s_apply"] = settle(settled)
     assert summary.status == "done", summary
     assert moved_rows(db, dest) == n, "files.path must follow every move"
     c = time.process_time()
     t = time.perf_counter()
     back = service.rollback(db, summary.op_id)
     out.update(back=time.perf_counter() - t, c_back=time.process_time() - c, i_back=intent.pop())
+    out["s_back"] = settle(settled)
     assert not isinstance(back, list) and back.status == "done", back
     assert moved_rows(db, dest) == 0, "files.path must follow every move back"
     return out
@@ -200,6 +223,12 @@ def main() -> int:
         default="walk",
         help="order of the files' library ids: walk = as `anivault index` gives them (default); plan = in the"
         " plan's order, the best case for the `files` updates (what sessions 2-5 measured)",
+    )
+    ap.add_argument(
+        "--no-settle",
+        dest="settle",
+        action="store_false",
+        help="time the phases back to back, without os.sync() between them (how it ran before 2026-12-07)",
     )
     opts = ap.parse_args()
     if opts.repeat < 1:
@@ -237,17 +266,19 @@ def main() -> int:
             add_library_rows(db, src, order)  # ids 1..n in that order, as file_id says
             intent = _time_intent()
             runs = []
+            settle(opts.settle)  # the tree and the library rows just written
             for _ in range(opts.repeat):
                 # Each round times the bare loop and AniVault back to back on the same tree, so both see
                 # the same machine; the ratios are per round and the median is the figure.
-                base = _bare_round(pairs, dest)
-                ours = _anivault_round(db, plan, dest, n, intent)
+                base = _bare_round(pairs, dest, opts.settle)
+                ours = _anivault_round(db, plan, dest, n, intent, opts.settle)
                 runs.append((base, ours))
         finally:
             db.close()
         assert not dest.exists()
         apply_ratios = [o["apply"] / b["apply"] for b, o in runs]  # in the order the rounds ran
         back_ratios = [o["back"] / b["back"] for b, o in runs]
+        base_runs, ours_runs = [b for b, _ in runs], [o for _, o in runs]
         mid = _median_round(runs)
         base, ours = runs[mid]
         print(f"files                 {n:,} (library ids in {opts.ids} order)")
@@ -271,6 +302,14 @@ def main() -> int:
         print(
             f"rollback ratio        {statistics.median(back_ratios):.2f}x   (rounds in order: {_listing(back_ratios)})"
         )
+        if opts.settle:
+            left = [max(r[k] for r in side) for side in (base_runs, ours_runs) for k in ("s_apply", "s_back")]
+            print(
+                f"settle (os.sync)      after the bare loop's apply/back up to {left[0]:.2f}/{left[1]:.2f}s,"
+                f" after AniVault's up to {left[2]:.2f}/{left[3]:.2f}s (untimed)"
+            )
+        else:
+            print("settle                off (--no-settle): each phase starts right after the one before")
         print(f"load average          {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"peak RSS              {rss_mb():.0f} MB")
     finally:
