@@ -24,7 +24,7 @@ Every timed phase starts on a settled filesystem: `os.sync()` runs, untimed, aft
 before the first), so no phase pays for what the one before it left unwritten. Without it the comparison
 leans against AniVault: the bare loop never syncs, so its renames sit in ext4's running journal
 transaction, and AniVault's first fsync (the intent's commit) had to commit them (the settle after a bare
-phase takes 0.06-0.08 s here, after an AniVault phase 0.00 s: a run leaves nothing, it syncs what it did);
+phase took 0.03-0.14 s here, after an AniVault phase 0.00 s: a run leaves nothing, it syncs what it did);
 and the 1,100 `mkdir`s, which take 0.2-1.1 s a round on this VM's disk and grow across rounds, cost each
 side what the other's frees just left. A user's organize starts on a quiet disk, as each phase now does.
 The time each settle takes is printed. --no-settle times the phases back to back as before 2026-12-07.

@@ -23,7 +23,8 @@
  *   Each row is (seq, file_id, src, dst, size, mtime_ns, dev, inode, src_dir_len, dst_dir_len), the values
  *   the Python loop in ledger.intent_runs binds (the reference, and the fallback); `stop` is the index of
  *   the first item that is not plain, or len(steps). Building the tuples here instead of in Python:
- *   0.068-0.082 -> 0.033-0.044 s at 100,000 items, before the first file moves (docs/organize.md).
+ *   0.068-0.082 -> 0.033-0.044 s at 100,000 items, before the first file moves
+ *   (docs/organize-benchmark-log.md).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

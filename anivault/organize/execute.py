@@ -56,7 +56,7 @@ TAIL_ITEMS = 2 * BATCH
 TAIL_BATCH = 1000
 COMMIT_ITEMS = 25000
 # The writer also commits when the run reaches these many items before its end, so its last commit holds
-# only the last few batches' pages, not up to COMMIT_ITEMS items' (docs/organize.md).
+# only the last few batches' pages, not up to COMMIT_ITEMS items' (docs/organize-benchmark-log.md).
 COMMIT_BEFORE_END = (6000, 1500)
 COMMIT_SECONDS = 2.0
 # Lean moves per call into C (_lean.c): ~4 ms of renames between two looks at Ctrl-C and the clock.
@@ -187,7 +187,8 @@ class BatchWriter:
         # A batch moves files whose rows and index entries can lie all over `files` (ids follow the index's
         # walk, a plan follows the targets): with SQLite's default 2 MB page cache each batch re-read and
         # spilled most of them. 64 MB, taken only as pages are used: 100k moves 3.0x -> 2.6x (apply) and
-        # 3.5x -> 2.8x (rollback) of the bare loop where they did (docs/organize.md, the first walk layout).
+        # 3.5x -> 2.8x (rollback) of the bare loop where they did (docs/organize-benchmark-log.md, the
+        # first walk layout).
         self._ledger = Ledger(ledger.db, check_foreign_keys=False, cache_kib=RUN_CACHE_KIB)
         self._queue: queue.Queue[Batch | None] = queue.Queue(maxsize=4)
         self._error: BaseException | None = None
@@ -199,8 +200,8 @@ class BatchWriter:
         # committed only every COMMIT_ITEMS items (COMMIT_SECONDS, or the run's end): a batch's `files`
         # rows lie all over the table when ids follow the index's walk, so each commit rewrote most of the
         # table's pages, and its automatic checkpoint copied them again. With 5,000-item commits, 100k
-        # moves wrote 770 MB; committing every 25,000 writes 350 MB (docs/organize.md). Items wait
-        # `pending` a little longer, which recovery resolves against the disk as before.
+        # moves wrote 770 MB; committing every 25,000 writes 350 MB (docs/organize-benchmark-log.md).
+        # Items wait `pending` a little longer, which recovery resolves against the disk as before.
         conn = self._ledger.conn
         folders: set[str] = set()
         open_items = 0

@@ -232,7 +232,7 @@ class StepStream:
     """A rollback's steps (the inverse of a run), read on a connection and thread of their own while the
     intent is written, and handed to the executor as they come: ``steps`` grows a chunk at a time in seq
     order, and the run starts as soon as the intent is committed and the first chunk is in (waiting for all
-    of them held the first rename back by up to 0.19 s at 100,000 items, docs/organize.md).
+    of them held the first rename back by up to 0.19 s at 100,000 items, docs/organize-benchmark-log.md).
 
     The read must see the rows the intent's insert saw: it takes its snapshot while the intent's
     transaction holds the write lock, and the commit waits for that (hold_snapshot). A snapshot not taken in

@@ -64,8 +64,8 @@ def writing(db: Database, purpose: str) -> Iterator[Ledger]:
 
     One pause for the whole run: paused only around each phase (expand, intent, run), the collector ran
     between them, a full collection of 0.2-0.4 s over the caller's plan (100,000 moves) after the intent
-    and before the first rename (docs/organize.md). Callers drop the run's steps before leaving, or the
-    collection the pause's end sets off walks all of them (0.03-0.05 s)."""
+    and before the first rename (docs/organize-benchmark-log.md). Callers drop the run's steps before
+    leaving, or the collection the pause's end sets off walks all of them (0.03-0.05 s)."""
     from anivault.db.engine import writer_lock
 
     limit_malloc_arenas()  # before the run's threads start (fileops: peak memory)
@@ -115,7 +115,8 @@ def plan_from_inputs(
     )
     roots = {i.root for i in inputs if i.root} | set(library_roots)
     real_dest = check_dest(dest, roots)
-    with collector_paused():  # 100,000 moves: 0.55-1.0 s of a 3-4 s plan was the collector's (organize.md)
+    # 100,000 moves: 0.55-1.0 s of a 3-4 s plan was the collector's (docs/organize-benchmark-log.md)
+    with collector_paused():
         moves = build_moves(inputs, real_dest, series, movie, action)
         check_moves(moves, conflict)
     return OrganizePlan(real_dest, action, conflict, template, moves)

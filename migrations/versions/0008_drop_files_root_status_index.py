@@ -7,7 +7,7 @@ Create Date: 2026-11-22
 No statement looks `files` up by root: the index stage works folder by folder (`dir`), and the per-root
 counts of `anivault stats` read the whole table in one pass. The index still changed with every file organize
 moved out of (or into) an indexed folder, at a random place when ids follow the index's walk: 2 to 3 µs of
-each moved file's `files` update (docs/organize.md).
+each moved file's `files` update (docs/organize-benchmark-log.md).
 """
 
 from __future__ import annotations

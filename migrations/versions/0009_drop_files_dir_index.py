@@ -8,7 +8,7 @@ Every file organize moves changes its `dir`, so the index took a delete and an i
 each moved row, and its pages were rewritten by every batch commit. The index stage, its only reader, now
 finds a folder's files as a range of the `path` index (the folder's prefix) whose rest holds no separator:
 the same rows, read from the index alone. Interleaved at 100k organize moves in walk order, the run's CPU
-fell from 6.8 to 5.3 s (docs/organize.md).
+fell from 6.8 to 5.3 s (docs/organize-benchmark-log.md).
 """
 
 from __future__ import annotations
