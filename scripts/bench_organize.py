@@ -3,6 +3,7 @@
     python scripts/bench_organize.py            # N = 100,000
     python scripts/bench_organize.py -n 10000   # a quick run
     python scripts/bench_organize.py --ids plan # library ids in the plan's order (the best case)
+    python scripts/bench_organize.py --db-dir /var/tmp   # the library database in a folder of its own
 
 The baseline is the cheapest thing that could do the same job: `os.makedirs` (cached) plus `os.rename`
 over exactly the same (src, dst) pairs, no checks, no database; back: `os.rename` plus `os.rmdir` of the
@@ -215,6 +216,12 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=100_000, help="number of files (default 100000)")
     ap.add_argument("--dir", default=None, help="work folder (default: a temp folder)")
     ap.add_argument(
+        "--db-dir",
+        default=None,
+        help="folder for the library database (default: the work folder, beside the tree); a user's library"
+        " lives in its own folder, such as ~/.local/share/anivault",
+    )
+    ap.add_argument(
         "--repeat", type=int, default=5, help="rounds of (bare loop, AniVault); the median ratio is printed"
     )
     ap.add_argument(
@@ -241,6 +248,7 @@ def main() -> int:
     from anivault.organize.plan import PlanInput
 
     work = Path(tempfile.mkdtemp(prefix="anivault-bench-", dir=opts.dir))
+    db_work = Path(tempfile.mkdtemp(prefix="anivault-bench-db-", dir=opts.db_dir)) if opts.db_dir else work
     try:
         src, dest = work / "src", work / "vault"
         made = make_files(src, n)  # file k is episode k % 1000 + 1 of show k // 1000
@@ -261,7 +269,7 @@ def main() -> int:
         pairs = [(m.src, m.dst) for m in plan.todo]
         assert len(pairs) == n
 
-        db = open_db(work / "library.db")
+        db = open_db(db_work / "library.db")
         try:
             add_library_rows(db, src, order)  # ids 1..n in that order, as file_id says
             intent = _time_intent()
@@ -314,6 +322,7 @@ def main() -> int:
         print(f"peak RSS              {rss_mb():.0f} MB")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(db_work, ignore_errors=True)
     return 0
 
 
