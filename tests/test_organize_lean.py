@@ -501,12 +501,16 @@ def test_a_writer_behind_takes_the_waiting_batches_together_and_commits_every_co
     ids = index_rows(db, src, paths)
     monkeypatch.setattr(execute, "BATCH", 2)
     monkeypatch.setattr(execute, "COMMIT_ITEMS", 6)
-    queued, puts = threading.Event(), [0]
+    taken, queued, puts = threading.Event(), threading.Event(), [0]
     put, sync, record_into = execute.BatchWriter.put, execute.sync_folders, Ledger.record_into
 
     def counted_put(self: execute.BatchWriter, batch: execute.Batch) -> None:
         put(self, batch)
         puts[0] += 1
+        if puts[0] == 1:
+            # The second batch waits until the writer holds the first alone: put at once, it could find
+            # both (and more) in the queue, and take them together (seen once in a fresh-clone CI run).
+            assert taken.wait(30), "the writer never took the first batch"
         if puts[0] == 5:  # the first is in the writer's hands, four wait in its queue
             queued.set()
 
@@ -515,6 +519,7 @@ def test_a_writer_behind_takes_the_waiting_batches_together_and_commits_every_co
 
     def sized_record(self: Ledger, c: sqlite3.Connection, results: Any, plain: Any = ()) -> None:
         if not sizes:
+            taken.set()
             assert queued.wait(30), "the run never queued four batches behind the first"
         sizes.append(len(results) + sum(hi - lo + 1 for _op, lo, hi in plain))
         record_into(self, c, results, plain)
