@@ -3,11 +3,11 @@
 A rollback's batch writer used to mark every item its run reversed `undone` in the original run, one more
 statement per batch beside the `files` update and its pages in every commit: 0.11 s of 100,000 items alone,
 0.2-0.3 s inside a rollback whose writer already set the pace (docs/organize-benchmark-log.md). The ledger
-holds the same fact without it: an organize item is undone when an item of one of its run's rollbacks that reverses it
-(`undo_of`) is `done`. Item k of a rollback reverses item (last seq + 1 - k) of its run (Ledger._INVERSE),
-so that item is found by its run and seq, one index search each. Items that earlier versions marked
-`undone` keep that state. `v_ledger` (migration 0011), `anivault log show`, `anivault show` and the counts
-all report the derived state; `operation_items.state` itself stays `done`.
+holds the same fact without it: an organize item is undone when an item of one of its run's rollbacks that
+reverses it (`undo_of`) is `done`. Item k of a rollback reverses item (last seq + 1 - k) of its run
+(Ledger._INVERSE), so that item is found by its run and seq, one index search each. Items that earlier
+versions marked `undone` keep that state. `v_ledger` (migration 0011), `anivault log show`, `anivault show`
+and the counts all report the derived state; `operation_items.state` itself stays `done`.
 """
 
 from __future__ import annotations

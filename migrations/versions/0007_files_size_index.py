@@ -4,11 +4,12 @@ Revision ID: 0007_files_size_index
 Revises: 0006_ledger_dir_len
 Create Date: 2026-11-22
 
-The index stage finds a moved file by `(dev, inode)` first and by `size = ? AND name = ?` second. An index
-on `(size, name)` changed with every file organize renamed, at a random place when sizes are real; where its
+The index stage finds a moved file by `(dev, inode)` first and by `size = ? AND name = ?` second. An index on
+`(size, name)` changed with every file organize renamed, at a random place when sizes are real; where its
 entries moved in random order it was half of each moved file's `files` update (13 -> 6 µs a row,
-docs/organize-benchmark-log.md). Indexed by size alone it does not change on a move (a move keeps the
-size), and the lookup stays selective: a video's size in bytes is nearly unique in a library, and the name is checked on the row.
+docs/organize-benchmark-log.md). Indexed by size alone it does not change on a move (a move keeps the size),
+and the lookup stays selective: a video's size in bytes is nearly unique in a library, and the name is checked
+on the row.
 """
 
 from __future__ import annotations

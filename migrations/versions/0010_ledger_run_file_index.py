@@ -9,8 +9,8 @@ earlier run's entries for the same file, at a random place when ids follow the i
 grew slower as the ledger's history grew: 0.46 s for 100,000 items on an empty ledger, 0.78 s after 16 runs.
 With `op_id` leading, a run's entries fill a region of their own and the intent stays at 0.5 s however long
 the history (interleaved, DB only, docs/organize-benchmark-log.md). `anivault show` reads a file's history
-with one index search per run, driven from `operations`. `ON DELETE SET NULL` from `files` would now scan the ledger;
-nothing in AniVault deletes `files` rows.
+with one index search per run, driven from `operations`. `ON DELETE SET NULL` from `files` would now scan the
+ledger; nothing in AniVault deletes `files` rows.
 """
 
 from __future__ import annotations
