@@ -376,3 +376,19 @@ def test_ctrl_c_saves_what_was_decided_and_the_next_run_finishes(
     assert 2 <= len(saved) < len(LIBRARY)
     report = match_json(run_cli)
     assert report["keys"] < 8 and len(rows(run_cli)) == len(LIBRARY)
+
+
+def test_the_deferred_error_counts_files_in_the_right_number() -> None:
+    from anivault.cli.cmd_match import deferred_error
+    from anivault.pipeline.match import series_key
+
+    keys = [series_key("frieren", None, "tv"), series_key("bocchi", 2022, "tv")]
+    one, many, unnamed = deferred_error(1, keys[:1]), deferred_error(3, keys), deferred_error(2, [])
+    assert (
+        str(one)
+        == "1 file was not matched because TMDB could not answer now (e.g. frieren); everything else is saved"
+    )
+    assert str(many).startswith("3 files were not matched") and "(e.g. frieren, bocchi:2022);" in str(many)
+    assert (
+        str(unnamed) == "2 files were not matched because TMDB could not answer now; everything else is saved"
+    )

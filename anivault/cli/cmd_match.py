@@ -132,7 +132,7 @@ def deferred_error(count: int, keys: list[str]) -> Exception:
 
     sample = ", ".join(k.split(":", 1)[-1].rstrip(":") for k in keys[:3])
     return TmdbError(
-        f"{count} files were not matched because TMDB could not answer now (e.g. {sample});"
-        " everything else is saved",
+        f"{count} {'file was' if count == 1 else 'files were'} not matched because TMDB could not answer now"
+        f"{f' (e.g. {sample})' if sample else ''}; everything else is saved",
         hint="run `anivault match` again later; `anivault ls --unmatched` shows what is waiting",
     )
