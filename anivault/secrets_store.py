@@ -63,7 +63,8 @@ class ScryptParams:
         return self.n < other.n or self.r < other.r or self.p < other.p
 
     @property
-    def memory_bytes(self) -> int:
+    def cost_bytes(self) -> int:
+        """128·n·r·p: the bytes Scrypt works through (its memory is 128·n·r, done p times)."""
         return 128 * self.n * self.r * self.p
 
 
@@ -71,10 +72,11 @@ class ScryptParams:
 MIN_PARAMS: Final = ScryptParams(n=2**17, r=8, p=1)
 # What new files use. Tests may lower this with monkeypatch to stay fast; users cannot.
 CURRENT_PARAMS: ScryptParams = MIN_PARAMS
-# Refuse absurd parameters from a damaged or hostile file instead of trying to allocate gigabytes.
-_MAX_N: Final = 2**22
-_MAX_R: Final = 32
-_MAX_P: Final = 16
+# A damaged or hostile file must not make one derivation cost gigabytes or minutes: the total work
+# (128·n·r·p) is bounded at four times today's, and a derivation that still runs past the time limit is
+# abandoned (it runs on a thread of its own, so the command can stop).
+MAX_COST_BYTES: Final = 4 * MIN_PARAMS.cost_bytes
+DERIVE_SECONDS: float = 15.0
 
 
 class SecretStoreError(ConfigError):
@@ -144,11 +146,36 @@ class SecretFileInfo:
 # Key derivation and file format
 
 
-def derive(pin: str, salt: bytes, params: ScryptParams) -> tuple[bytes, bytes]:
-    """Return (Fernet key, PIN check) for ``pin``. Costs one Scrypt run."""
+def _scrypt(pin: str, salt: bytes, params: ScryptParams) -> bytes:
+    """One Scrypt run, given at most DERIVE_SECONDS. It runs on a daemon thread (cryptography releases the
+    GIL while it works), so a run past the limit is left behind and the caller gets an error at once."""
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-    material = Scrypt(salt=salt, length=64, n=params.n, r=params.r, p=params.p).derive(pin.encode("utf-8"))
+    out: list[bytes | BaseException] = []
+
+    def work() -> None:
+        try:
+            out.append(Scrypt(salt=salt, length=64, n=params.n, r=params.r, p=params.p).derive(pin.encode()))
+        except BaseException as exc:  # handed to the caller's thread
+            out.append(exc)
+
+    thread = threading.Thread(target=work, name="scrypt", daemon=True)
+    thread.start()
+    thread.join(DERIVE_SECONDS)
+    if not out:
+        raise SecretStoreError(
+            f"deriving the key from the PIN took longer than {DERIVE_SECONDS:.0f} s",
+            hint="the key file's parameters are too costly for this machine; run `anivault settings"
+            " set-key` to store the key again",
+        )
+    if isinstance(out[0], BaseException):
+        raise out[0]
+    return out[0]
+
+
+def derive(pin: str, salt: bytes, params: ScryptParams) -> tuple[bytes, bytes]:
+    """Return (Fernet key, PIN check) for ``pin``. Costs one Scrypt run."""
+    material = _scrypt(pin, salt, params)
     fernet_key = base64.urlsafe_b64encode(material[:32])
     pin_check = hmac.new(material[32:], _PIN_CHECK_LABEL, hashlib.sha256).digest()
     return fernet_key, pin_check
@@ -210,8 +237,11 @@ def _parse(data: bytes, path: Path) -> _ParsedFile:
     if not all(type(v) is int for v in values):
         raise damaged("bad KDF parameters")
     n, r, p = (int(v) for v in values)  # type: ignore[arg-type]
-    if not (2 <= n <= _MAX_N and n & (n - 1) == 0 and 1 <= r <= _MAX_R and 1 <= p <= _MAX_P):
+    if not (n >= 2 and n & (n - 1) == 0 and r >= 1 and p >= 1):
         raise damaged("KDF parameters out of range")
+    cost = ScryptParams(n, r, p).cost_bytes
+    if cost > MAX_COST_BYTES:
+        raise damaged(f"its key derivation would take {cost // 2**20:,} MiB of work, at most {MAX_COST_BYTES // 2**20} MiB")
     try:
         salt = base64.b64decode(str(doc.get("salt", "")), validate=True)
         pin_check = base64.b64decode(str(doc.get("pin_check", "")), validate=True)
@@ -264,10 +294,12 @@ def write_secret_file(path: Path, data: bytes) -> None:
     atomic_write_bytes(path, data, mode=0o600, crashpoint="secret_before_replace")
 
 
-def read_secret_file(path: Path) -> bytes:
+def read_secret_file(path: Path, *, private: bool = False) -> bytes:
+    """The key file's bytes. Only a regular file is read (a FIFO or a device in its place is refused,
+    never opened in a way that waits); with ``private``, a file others may read is refused too."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     try:
-        with open(path, "rb") as fh:
-            return fh.read(_MAX_FILE_BYTES + 1)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise NoSecretError(path) from None
     except OSError as exc:
@@ -275,6 +307,27 @@ def read_secret_file(path: Path) -> bytes:
             f"cannot read the TMDB key file {path}: {exc.strerror}",
             hint="check the file's owner and permissions",
         ) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SecretStoreError(
+                f"the TMDB key file {path} is not a regular file",
+                hint=f"remove it and run `anivault settings set-key`, or set {KEY_ENV}",
+            )
+        if private and os.name == "posix" and st.st_mode & 0o077:
+            raise SecretStoreError(
+                f"the TMDB key file {path} can be read by other users (mode {stat.S_IMODE(st.st_mode):o})",
+                hint=f"chmod 600 {path}",
+            )
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(_MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise SecretStoreError(
+            f"cannot read the TMDB key file {path}: {exc.strerror}",
+            hint="check the file's owner and permissions",
+        ) from None
+    finally:
+        os.close(fd)
 
 
 def inspect_secret_file(path: Path | None = None) -> SecretFileInfo:
@@ -335,7 +388,7 @@ def store_api_key(api_key: str, pin: str, path: Path | None = None) -> Path:
 def unlock(pin: str, path: Path | None = None) -> UnlockResult:
     """Decrypt the stored key. A file with weaker KDF parameters than today's is re-encrypted in place."""
     path = path or default_secret_path()
-    key, params = decrypt(read_secret_file(path), pin, path)
+    key, params = decrypt(read_secret_file(path, private=True), pin, path)
     _register_secret(key)
     upgraded = False
     if params.weaker_than(CURRENT_PARAMS):

@@ -316,3 +316,55 @@ def test_inspect_without_pin(key_file: Path) -> None:
     ss.store_api_key(KEY, PIN, key_file)
     info = ss.inspect_secret_file(key_file)
     assert info.exists and info.kdf == "scrypt" and info.params == FAST
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        pytest.param({"n": 2**22, "r": 32, "p": 16}, id="every-field-in-the-old-range"),
+        pytest.param({"n": 2**18, "r": 8, "p": 4}, id="p-multiplies-the-work"),
+        pytest.param({"n": 2**14, "r": 4096, "p": 1}, id="r-alone"),
+    ],
+)
+def test_a_costly_key_derivation_is_refused_before_it_starts(key_file: Path, params: dict[str, int]) -> None:
+    ss.store_api_key(KEY, PIN, key_file)
+    doc = json.loads(key_file.read_text("utf-8"))
+    doc["params"] = params
+    key_file.write_text(json.dumps(doc), "utf-8")
+    started = time.perf_counter()
+    with pytest.raises(ss.SecretFileDamagedError, match="MiB of work"):
+        ss.unlock(PIN, key_file)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_the_real_parameters_are_within_the_bound() -> None:
+    assert ss.MIN_PARAMS.cost_bytes <= ss.MAX_COST_BYTES
+    assert ss.ScryptParams(2**19, 8, 1).cost_bytes == ss.MAX_COST_BYTES  # room to raise them later
+
+
+def test_a_derivation_past_the_time_limit_is_an_error(key_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ss, "CURRENT_PARAMS", ss.MIN_PARAMS)  # a derivation of a third of a second
+    ss.store_api_key(KEY, PIN, key_file)
+    monkeypatch.setattr(ss, "DERIVE_SECONDS", 0.0)
+    with pytest.raises(ss.SecretStoreError, match="took longer than"):
+        ss.unlock(PIN, key_file)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_a_fifo_as_the_key_file_is_refused_not_waited_on(key_file: Path) -> None:
+    key_file.parent.mkdir(parents=True)
+    os.mkfifo(key_file)
+    with pytest.raises(ss.SecretStoreError, match="not a regular file"):
+        ss.unlock(PIN, key_file)
+    assert ss.inspect_secret_file(key_file).kdf is None
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX mode bits")
+def test_a_key_file_others_can_read_is_refused(key_file: Path) -> None:
+    ss.store_api_key(KEY, PIN, key_file)
+    key_file.chmod(0o644)
+    with pytest.raises(ss.SecretStoreError, match="other users") as info:
+        ss.unlock(PIN, key_file)
+    assert info.value.hint == f"chmod 600 {key_file}"
+    key_file.chmod(0o600)
+    assert ss.unlock(PIN, key_file).key == KEY
