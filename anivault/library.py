@@ -503,10 +503,13 @@ def _order_by(sort: str | None) -> str:
     return ", ".join([*keys, "v.path", "v.file_id"])
 
 
-def iter_rows(cursor: sqlite3.Cursor, batch: int = 512) -> Iterator[dict[str, Any]]:
-    """Rows as dicts, a batch at a time (a listing of 200k files never sits in memory)."""
+def iter_rows(
+    cursor: sqlite3.Cursor, batch: int = 512, stop: Callable[[], bool] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Rows as dicts, a batch at a time (a listing of 200k files never sits in memory); ``stop`` ends the
+    stream early when it returns True (Ctrl-C)."""
     names = [d[0] for d in cursor.description or ()]
-    while rows := cursor.fetchmany(batch):
+    while (stop is None or not stop()) and (rows := cursor.fetchmany(batch)):
         for row in rows:
             # Only BLOBs (raw path bytes) need turning into text; testing the row's types in C keeps the
             # common all-text row cheap.

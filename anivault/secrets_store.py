@@ -241,7 +241,9 @@ def _parse(data: bytes, path: Path) -> _ParsedFile:
         raise damaged("KDF parameters out of range")
     cost = ScryptParams(n, r, p).cost_bytes
     if cost > MAX_COST_BYTES:
-        raise damaged(f"its key derivation would take {cost // 2**20:,} MiB of work, at most {MAX_COST_BYTES // 2**20} MiB")
+        raise damaged(
+            f"its key derivation would take {cost // 2**20:,} MiB of work, at most {MAX_COST_BYTES // 2**20} MiB"
+        )
     try:
         salt = base64.b64decode(str(doc.get("salt", "")), validate=True)
         pin_check = base64.b64decode(str(doc.get("pin_check", "")), validate=True)
@@ -297,7 +299,9 @@ def write_secret_file(path: Path, data: bytes) -> None:
 def read_secret_file(path: Path, *, private: bool = False) -> bytes:
     """The key file's bytes. Only a regular file is read (a FIFO or a device in its place is refused,
     never opened in a way that waits); with ``private``, a file others may read is refused too."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    flags = (
+        os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    )
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:

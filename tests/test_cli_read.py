@@ -8,9 +8,11 @@ import io
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -217,7 +219,8 @@ def test_sql_outputs_and_params(run_cli: RunCli, library: Path) -> None:
     assert as_json(run_cli("sql", q, "--json")) == [{"title_norm": "sousou no frieren", "n": 5}]
     res = ok(run_cli("sql", q, "--csv"))
     assert res.stdout == "title_norm,n\nsousou no frieren,5\n"
-    table = ok(run_cli("sql", q)).stdout
+    assert ok(run_cli("sql", q)).stdout == "sousou no frieren\t5\n"  # piped: plain rows
+    table = ok(run_cli("sql", q, "--table")).stdout
     assert "sousou no frieren" in table and "title_norm" in table
     rows = as_json(
         run_cli("sql", "select episode from v_library where title_norm = :t and kind = :k order by 1",
@@ -420,3 +423,68 @@ def test_sqlite3_shell_opens_db_path(installed_cli: Path, library: Path, anivaul
         check=True,
     )
     assert int(out.stdout.strip()) == len(NAMES) - 1 + (sys.platform == "linux")
+
+
+@pytest.mark.parametrize(
+    ("statement", "refused"),
+    [
+        pytest.param("vacuum into '{out}'", "VACUUM INTO", id="vacuum-into"),
+        pytest.param("attach 'file:{out}?mode=rwc' as x", "ATTACH", id="attach-rwc"),
+        pytest.param("pragma journal_mode=delete", "PRAGMA journal_mode = delete", id="pragma-write"),
+        pytest.param("create temp table t(x)", "CREATE TEMP TABLE", id="temp-table"),
+        pytest.param("select load_extension('x')", "load_extension", id="extension"),
+    ],
+)
+def test_read_only_sql_writes_no_file_anywhere(
+    run_cli: RunCli, library: Path, tmp_path: Path, statement: str, refused: str
+) -> None:
+    out = tmp_path / "copy.db"
+    before = sorted(p.name for p in tmp_path.iterdir())
+    res = run_cli("sql", statement.format(out=out))
+    assert res.exit_code == 2, res.stderr
+    assert res.stderr.startswith("error: `anivault sql` is read-only: refused ") and refused in res.stderr
+    assert "--write" in res.stderr and "disk I/O" not in res.stderr
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_read_only_sql_still_reads_schema_pragmas(run_cli: RunCli, library: Path) -> None:
+    rows = as_json(run_cli("sql", "pragma table_info(files)", "--json"))
+    assert "path" in [r["name"] for r in rows]
+    assert as_json(run_cli("sql", "pragma journal_mode", "--json")) == [{"journal_mode": "wal"}]
+
+
+RUNAWAY = "with recursive c(x) as (select 1 union all select x+1 from c) select count(*) from c"
+
+
+def test_a_runaway_statement_stops_at_its_timeout(run_cli: RunCli, library: Path) -> None:
+    started = time.monotonic()
+    res = run_cli("sql", RUNAWAY, "--timeout", "0.2")
+    assert res.exit_code == 2 and "--timeout 0.2 s" in res.stderr
+    assert time.monotonic() - started < 3
+
+
+def test_ctrl_c_stops_a_runaway_statement(installed_cli: Path, library: Path) -> None:
+    proc = subprocess.Popen(
+        [str(installed_cli), "-v", "sql", RUNAWAY],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+    )  # fmt: skip
+    assert proc.stderr is not None
+    for line in proc.stderr:  # wait until the statement runs
+        if "running a statement" in line:
+            break
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 3
+    assert proc.returncode == 130, err
+    assert "stopped (Ctrl-C)" in err and "Traceback" not in err
+
+
+def test_a_table_for_people_is_bounded(run_cli: RunCli, library: Path) -> None:
+    header = "x" * 100_000
+    res = ok(run_cli("sql", f"select 1 as \"{header}\", '{'y' * 100_000}' as v", "--table"))
+    assert len(res.stdout) < 5_000
+    count_to_1500 = "with recursive c(x) as (select 1 union all select x+1 from c limit 1500) select x from c"
+    many = ok(run_cli("sql", count_to_1500, "--table"))
+    assert "1000" in many.stdout and "1001" not in many.stdout
+    assert "1500 rows, the first 1000 shown" in many.stderr

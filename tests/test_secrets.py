@@ -342,7 +342,9 @@ def test_the_real_parameters_are_within_the_bound() -> None:
     assert ss.ScryptParams(2**19, 8, 1).cost_bytes == ss.MAX_COST_BYTES  # room to raise them later
 
 
-def test_a_derivation_past_the_time_limit_is_an_error(key_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_derivation_past_the_time_limit_is_an_error(
+    key_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(ss, "CURRENT_PARAMS", ss.MIN_PARAMS)  # a derivation of a third of a second
     ss.store_api_key(KEY, PIN, key_file)
     monkeypatch.setattr(ss, "DERIVE_SECONDS", 0.0)

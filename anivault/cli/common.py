@@ -126,12 +126,14 @@ def emit_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 
 def emit_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None) -> None:
     from rich.table import Table
+    from rich.text import Text
 
+    # Values are data: Text, never markup, so `[tmdbid-30991]` prints as it is.
     table = Table(title=title, show_lines=False, header_style="bold")
     for c in columns:
-        table.add_column(str(c), overflow="fold")
+        table.add_column(Text(str(c)), overflow="fold")
     for r in rows:
-        table.add_row(*["" if v is None else str(v) for v in r])
+        table.add_row(*[Text("" if v is None else str(v)) for v in r])
     out_console().print(table)
 
 

@@ -80,6 +80,24 @@ def stream_csv(columns: Sequence[str], rows: Iterable[Iterable[Any]]) -> int:
     return n
 
 
+def stream_plain(rows: Iterable[Iterable[Any]]) -> int:
+    """Rows as plain tab-separated lines (tabs and newlines inside a value shown as \\t and \\n), written
+    as they arrive: what a pipe gets. Returns the row count."""
+    out = sys.stdout
+    n = 0
+    for row in rows:
+        out.write(
+            "\t".join(
+                "" if v is None else str(v).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+                for v in row
+            )
+            + "\n"
+        )
+        n += 1
+    out.flush()
+    return n
+
+
 def check_one_format(**flags: bool) -> None:
     chosen = [name for name, on in flags.items() if on]
     if len(chosen) > 1:
