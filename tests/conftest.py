@@ -7,6 +7,7 @@ import io
 import os
 import socket
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,40 @@ def make_files(root: Path, names: list[str], *, size: int = 0) -> list[Path]:
         p.write_bytes(b"\0" * size)
         out.append(p)
     return out
+
+
+@dataclass
+class StalledServer:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers (a hung TMDB)."""
+
+    url: str
+    accepted: threading.Event
+
+
+@pytest.fixture
+def stalled_server() -> Iterator[StalledServer]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    accepted = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return  # closed at the end of the test
+            held.append(conn)
+            accepted.set()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield StalledServer(f"http://127.0.0.1:{sock.getsockname()[1]}/3", accepted)
+    finally:
+        sock.close()
+        for conn in held:
+            conn.close()
 
 
 def closed_port_url() -> str:

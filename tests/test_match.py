@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SMALL_CATALOG, RunCli, closed_port_url, make_files
+from conftest import SMALL_CATALOG, RunCli, StalledServer, closed_port_url, make_files
 from sqlalchemy import text
 from tmdb_emulator import start_emulator
 
@@ -392,3 +396,25 @@ def test_the_deferred_error_counts_files_in_the_right_number() -> None:
     assert (
         str(unnamed) == "2 files were not matched because TMDB could not answer now; everything else is saved"
     )
+
+
+@pytest.mark.parametrize("ignored_by_parent", [False, True], ids=["sigint", "sigint-ignored-by-the-parent"])
+def test_sigint_stops_a_match_against_a_hung_tmdb_within_two_seconds(
+    installed_cli: Path, library: Path, stalled_server: StalledServer, ignored_by_parent: bool
+) -> None:
+    """A shell script's background job starts with SIGINT ignored; `kill -INT` must still stop the run."""
+    env = dict(os.environ, ANIVAULT_TMDB_URL=stalled_server.url, ANIVAULT_TMDB_KEY="test-key")
+    proc = subprocess.Popen(
+        [str(installed_cli), "match"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignored_by_parent else None,
+    )  # fmt: skip
+    try:
+        assert stalled_server.accepted.wait(20), "match never asked TMDB"
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert time.monotonic() - sent < 2.0
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "run `anivault match` again" in err and "Traceback" not in err

@@ -146,6 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     import multiprocessing
 
     multiprocessing.freeze_support()  # the one-file executable re-enters here in parse workers
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # A script's background job (`anivault match &`) starts with SIGINT ignored, and Python then never
+        # raises KeyboardInterrupt: `kill -INT` would be lost and the run would go on to its end. Every
+        # long command stops cleanly on SIGINT, so take it whatever the parent set.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     from anivault.cli.console_setup import ensure_utf8_streams
 
     ensure_utf8_streams()
