@@ -7,9 +7,13 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -418,3 +422,95 @@ def test_sigint_stops_a_match_against_a_hung_tmdb_within_two_seconds(
     assert time.monotonic() - sent < 2.0
     assert proc.returncode == 130, err
     assert "interrupted" in err and "run `anivault match` again" in err and "Traceback" not in err
+
+
+class _Poisoning(BaseHTTPRequestHandler):
+    """Forwards to the emulator, but answers searches whose query contains ``poison`` with a 200 whose
+    fields are null or of the wrong type (a broken CDN node, a half-deployed API)."""
+
+    upstream = ""
+    poison = ""
+    body = b""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.poison and self.poison in self.path.replace("+", " ").replace("%20", " "):
+            data, status = self.body, 200
+        else:
+            try:
+                with urllib.request.urlopen(self.upstream + self.path.removeprefix("/3")) as r:
+                    data, status = r.read(), r.status
+            except urllib.error.HTTPError as exc:
+                data, status = exc.read(), exc.code
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def poisoning(emulator: Any) -> Iterator[type[_Poisoning]]:
+    handler = type("P", (_Poisoning,), {"upstream": emulator.base_url})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ANIVAULT_TMDB_URL", f"http://127.0.0.1:{server.server_address[1]}/3")
+    try:
+        yield handler
+    finally:
+        mp.undo()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(b'{"page": 1, "results": null}', id="null-results"),
+        pytest.param(b'{"page": 1, "results": [{"id": null, "name": null}]}', id="null-fields"),
+        pytest.param(b'{"page": 1, "results": [{"id": "209867", "name": 5}]}', id="wrong-types"),
+        pytest.param(b'{"page": 1, "results": ' + b"[" * 5000 + b"]" * 5000 + b"}", id="deeply-nested"),
+    ],
+)
+def test_a_malformed_answer_defers_its_series_only_and_is_asked_again(
+    poisoning: type[_Poisoning], library: Path, run_cli: RunCli, emulator: Any, bad: bytes
+) -> None:
+    poisoning.poison, poisoning.body = "frieren", bad
+    res = run_cli("match", "--json")
+    assert res.exit_code == 5, res.stderr  # the deferred series, said once at the end
+    report = json.loads(res.stdout)
+    assert report["deferred"] == 1 and report["matched"] >= 5
+    frieren = rows(run_cli)["[SubsPlease] Sousou no Frieren - 05 (1080p).mkv"]
+    assert frieren["status"] == "deferred" and frieren["reason"].startswith("deferred: TMDB sent "), frieren
+    db = db_of(run_cli)
+    try:
+        with db.read() as s:
+            cached = s.execute(text("SELECT count(*) FROM tmdb_cache WHERE q_norm LIKE '%frieren%'")).scalar()
+    finally:
+        db.close()
+    assert cached == 0, "a malformed answer was cached"
+    poisoning.poison = ""  # TMDB is healthy again
+    again = match_json(run_cli)
+    assert again["http_requests"] > 0 and again["matched"] == 1
+    assert rows(run_cli)["[SubsPlease] Sousou no Frieren - 05 (1080p).mkv"]["tmdb_id"] == 209867
+
+
+def test_a_malformed_row_already_in_the_cache_is_a_miss(
+    emulator: Any, library: Path, run_cli: RunCli
+) -> None:
+    match_json(run_cli)
+    db = db_of(run_cli)
+    try:
+        with db.write() as s:
+            s.execute(text("UPDATE tmdb_cache SET payload = '{\"results\": [{\"id\": null}]}'"
+                           " WHERE endpoint = 'search/tv'"))  # fmt: skip
+            s.execute(text("DELETE FROM matches"))
+    finally:
+        db.close()
+    report = match_json(run_cli)
+    assert report["http_requests"] > 0 and report["deferred"] == 0
+    assert rows(run_cli)["[SubsPlease] Sousou no Frieren - 05 (1080p).mkv"]["tmdb_id"] == 209867

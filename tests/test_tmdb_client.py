@@ -448,3 +448,13 @@ def test_a_gzip_bomb_is_capped_after_decompression(serve: Any) -> None:
     client = TmdbHttpClient(url, ApiKey("test-key"), policy=fast_policy(max_body_bytes=1_000_000))
     with pytest.raises(TmdbBadResponse, match="too large"):
         client.search("tv", "naruto")
+
+
+@pytest.mark.parametrize("depth", [900, 100_000])
+def test_deeply_nested_json_is_a_bad_answer_not_a_crash(serve: Any, depth: int) -> None:
+    nested = "[" * depth + "]" * depth
+    data = f'{{"page": 1, "results": [{{"id": 1, "name": "x", "deep": {nested}}}]}}'.encode()
+    url, _ = serve(lambda h: body(h, 200, data))
+    client = TmdbHttpClient(url, ApiKey("test-key"), policy=fast_policy())
+    with pytest.raises(TmdbBadResponse, match="nested too deeply"):
+        client.search("tv", "naruto")

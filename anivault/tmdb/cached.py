@@ -33,9 +33,11 @@ from anivault.tmdb.port import (
     SearchHit,
     SeasonInfo,
     TitleDetails,
+    TmdbBadResponse,
     TmdbNotFound,
     TmdbUnavailable,
 )
+from anivault.tmdb.schema import check_details, check_search, check_season
 
 SCHEMA_VERSION = 1
 CacheMode = Literal["normal", "refresh", "offline"]
@@ -146,7 +148,9 @@ class CachedTmdb:
             assert self.http is not None
             return 200, self.http.search(media_type, q, year)
 
-        status, payload = self._get(key, f"search/{media_type}", q, year, fetch)
+        status, payload = self._get(
+            key, f"search/{media_type}", q, year, fetch, lambda p: check_search(media_type, p)
+        )
         if status != 200 or not isinstance(payload, dict):
             return []
         return _hits(media_type, payload)
@@ -159,7 +163,9 @@ class CachedTmdb:
             assert http is not None
             return _or_404(lambda: http.details(media_type, tmdb_id))
 
-        status, payload = self._get(key, f"{media_type}/details", None, None, fetch)
+        status, payload = self._get(
+            key, f"{media_type}/details", None, None, fetch, lambda p: check_details(media_type, p)
+        )
         if status != 200 or not isinstance(payload, dict):
             return None
         return _details(media_type, payload, self.language)
@@ -173,7 +179,7 @@ class CachedTmdb:
             assert http is not None
             return _or_404(lambda: http.season(tmdb_id, number))
 
-        status, payload = self._get(key, "tv/season", None, None, fetch)
+        status, payload = self._get(key, "tv/season", None, None, fetch, check_season)
         return episode_names(payload) if status == 200 else {}
 
     # ------------------------------------------------------------------ machinery
@@ -184,14 +190,18 @@ class CachedTmdb:
         q_norm: str | None,
         year: int | None,
         fetch: Callable[[], tuple[int, Any]],
+        check: Callable[[Any], None],
     ) -> tuple[int, Any]:
+        """(status, payload) from this run's memory, the cache, or TMDB. A 200 answer that does not pass
+        ``check`` (schema.py) raises TmdbBadResponse and is neither cached nor remembered; a cached row that
+        does not pass it is a miss."""
         with self._lock:
             mem = self._memory.get(key)
         if mem is not None:
             self._hit(key, stored=False)
             return mem
         if self.mode != "refresh":
-            row = self._read_row(key)
+            row = self._read_row(key, check)
             if row is not None:
                 self._hit(key, stored=True)
                 with self._lock:
@@ -202,6 +212,8 @@ class CachedTmdb:
         if self.mode == "offline" or self.http is None:
             raise TmdbUnavailable("not in the cache (offline)", hint="run `anivault match` without --offline")
         status, payload = fetch()
+        if status == 200:
+            check(payload)
         negative = status != 200 or (isinstance(payload, dict) and payload.get("results") == [])
         kind_ttl = self.ttl.search if endpoint.startswith("search/") else self.ttl.details
         created = self.now()
@@ -227,7 +239,7 @@ class CachedTmdb:
             if stored:
                 self.counters.hit_keys[key] = self.counters.hit_keys.get(key, 0) + 1
 
-    def _read_row(self, key: str) -> tuple[int, Any] | None:
+    def _read_row(self, key: str, check: Callable[[Any], None]) -> tuple[int, Any] | None:
         with self.db.read() as session:
             row = session.execute(
                 select(
@@ -237,9 +249,12 @@ class CachedTmdb:
         if row is None or row.schema_version != SCHEMA_VERSION or row.expires_at <= self.now():
             return None
         try:
-            return int(row.status), json.loads(row.payload)
-        except ValueError:
+            status, payload = int(row.status), json.loads(row.payload)
+            if status == 200:
+                check(payload)
+        except (ValueError, RecursionError, TmdbBadResponse):
             return None  # a damaged row is a miss; the fresh answer replaces it
+        return status, payload
 
     def take_pending(self) -> tuple[list[CacheEntry], dict[str, int]]:
         with self._lock:

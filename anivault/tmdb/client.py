@@ -386,11 +386,37 @@ class PoliteSession(requests.Session):
             data = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             raise TmdbBadResponse(f"TMDB sent something that is not JSON for {path}") from None
+        except RecursionError:
+            raise TmdbBadResponse(f"TMDB sent JSON nested too deeply to read for {path}") from None
+        if _depth(data) > MAX_JSON_DEPTH:
+            # tmdbv3api turns answers into objects recursively: a few hundred levels exhaust the stack
+            raise TmdbBadResponse(f"TMDB sent JSON nested too deeply to read for {path}")
         if not isinstance(data, dict):
             raise TmdbBadResponse(f"TMDB sent unexpected JSON for {path}")
         response._content = body
         response._content_consumed = True  # type: ignore[attr-defined]
         return response
+
+
+# TMDB's answers nest five levels at most (translations.translations[].data.name); 32 leaves room.
+MAX_JSON_DEPTH = 32
+
+
+def _depth(data: Any) -> int:
+    """How deeply lists and objects nest in ``data`` (without recursion: the data is untrusted)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict):
+            value = value.values()
+        elif not isinstance(value, list):
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        stack.extend((v, level + 1) for v in value if isinstance(v, dict | list))
+    return deepest
 
 
 def _short_cause(exc: BaseException) -> str:
