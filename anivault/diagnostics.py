@@ -201,7 +201,9 @@ def check_database(db_path: Path) -> Check:
         rows, fk = [str(exc)], []
     except OSError as exc:
         return Check(name, "fail", f"cannot read {db_path}: {exc.strerror}", "check the file's permissions")
-    restore = "restore the newest copy from the backups folder (`anivault db path` shows where) or re-index"
+    from anivault.paths import damaged_database_hint
+
+    restore = damaged_database_hint(db_path)
     if rows != ["ok"]:
         return Check(name, "fail", "integrity_check: " + "; ".join(rows[:3]), restore)
     if fk:

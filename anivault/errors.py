@@ -55,3 +55,17 @@ class TmdbError(AniVaultError):
 
 class Interrupted(AniVaultError):
     exit_code = ExitCode.INTERRUPTED
+
+
+def database_damage(exc: BaseException) -> str | None:
+    """SQLite's words when it met a damaged page (in the middle of any command), else None."""
+    import sqlite3
+
+    orig = getattr(exc, "orig", exc)  # SQLAlchemy wraps the driver's error
+    if isinstance(orig, sqlite3.DatabaseError) and not isinstance(
+        orig, sqlite3.OperationalError | sqlite3.IntegrityError | sqlite3.ProgrammingError
+    ):
+        text = str(orig)
+        if "malformed" in text or "not a database" in text or "corrupt" in text:
+            return text
+    return None

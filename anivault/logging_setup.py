@@ -9,6 +9,9 @@ Both rotate at ``logging.max_bytes`` and keep ``logging.backups`` old copies. Th
 up by default, INFO with ``-v``, DEBUG with ``-vv``/``--debug``, or what ``--log-level`` says; it shows
 tracebacks only with ``--debug`` (files always keep them, redacted, for the bug report).
 
+A record logged with ``extra=FILE_ONLY`` goes to the files but not to the console: the CLI logs every error
+it prints, with its cause, without printing it twice.
+
 Handlers sit on the root logger so that libraries' records (urllib3, tmdbv3api, alembic) pass through the
 same redaction; a filter on a *handler* sees every record, where a filter on a logger would miss records
 propagated from child loggers. Libraries are held at WARNING unless ``--debug``.
@@ -39,6 +42,7 @@ _LIBRARY_LOGGERS: Final = (
 )
 
 _CONFIGURED: list[logging.Handler] = []
+FILE_ONLY: Final = {"file_only": True}
 
 
 class RedactSecrets(logging.Filter):
@@ -137,6 +141,8 @@ def setup_logging(
         pass  # an unwritable log dir must not stop the command; the console still gets warnings
     console = logging.StreamHandler()  # stderr: talk, never data
     console.setLevel(console_lvl)
+    # Records the CLI has already said in its own words (`error: …` with a hint) go to the files only.
+    console.addFilter(lambda record: not getattr(record, "file_only", False))
     console.setFormatter(ConsoleFormatter(show_tracebacks=debug))
     handlers.append(console)
     for handler in handlers:

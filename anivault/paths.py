@@ -61,3 +61,22 @@ def resolve_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     if env:
         return Path(env).expanduser().absolute()
     return app_paths().default_db
+
+
+def damaged_database_hint(db: Path) -> str:
+    """What to do about a damaged library database, naming only what exists: the newest backup AniVault
+    made (before an upgrade, `sql --write`, `db compact`, or `anivault db backup`), else how to rebuild."""
+    folder = app_paths().backup_dir
+    try:
+        backups = sorted(
+            (p for p in folder.iterdir() if p.suffix == ".db" and p.is_file()),
+            key=lambda p: p.stat().st_mtime,
+        )
+    except OSError:
+        backups = []
+    if backups:
+        return f"restore the newest backup: copy {backups[-1]} over {db} (with no AniVault running)"
+    return (
+        f"no backup exists yet: move {db} aside and run `anivault index` on your folders again to rebuild it"
+        " (`anivault match` then refills it from TMDB)"
+    )

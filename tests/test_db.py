@@ -247,3 +247,42 @@ def test_an_organize_move_changes_only_the_path_index(tmp_path: Path) -> None:
     moved = {"path", "dir", "name", "root_id"}
     touched = {name for name, cols in indexed if moved & set(cols)}
     assert touched == {"sqlite_autoindex_files_1"}, indexed
+
+
+def _scribble_middle_pages(db_file: Path) -> None:
+    conn = sqlite3.connect(db_file)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    data = bytearray(db_file.read_bytes())
+    pages = len(data) // page
+    for p in range(pages // 3, 2 * pages // 3 + 1):
+        data[p * page + 100 : p * page + page - 100] = b"\x5a" * (page - 200)
+    db_file.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("with_backup", [False, True], ids=["no-backup", "a-backup"])
+def test_a_page_damaged_in_the_middle_is_a_clear_error_naming_what_exists(
+    tmp_path: Path, run_cli: RunCli, anivault_home: Path, with_backup: bool
+) -> None:
+    make_files(tmp_path / "lib", [f"[G] Show {i % 30} - {i:02} (1080p).mkv" for i in range(600)])
+    assert run_cli("index", str(tmp_path / "lib")).exit_code == 0
+    if with_backup:
+        assert run_cli("db", "backup").exit_code == 0
+    db_file = anivault_home / "data" / "library.db"
+    _scribble_middle_pages(db_file)
+    res = run_cli("--db", str(db_file), "sql", "select count(*) from parses where title like '%x%'")
+    if res.exit_code == 0:  # the read did not meet a bad page: a command that reads every row will
+        res = run_cli("--db", str(db_file), "ls", "--json")
+    assert res.exit_code == 4, (res.exit_code, res.stderr)
+    lines = res.stderr.splitlines()
+    assert len(lines) == 2 and "damaged" in lines[0] and "malformed" in lines[0], res.stderr
+    if with_backup:
+        backup = next((anivault_home / "data" / "backups").iterdir())
+        assert (
+            lines[1]
+            == f"hint: restore the newest backup: copy {backup} over {db_file} (with no AniVault running)"
+        )
+    else:
+        assert not (anivault_home / "data" / "backups").exists()
+        assert "no backup exists yet" in lines[1] and "anivault index" in lines[1]

@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ensure_utf8_streams()
     from anivault.errors import AniVaultError, ExitCode
+    from anivault.logging_setup import FILE_ONLY
 
     args = sys.argv[1:] if argv is None else list(argv)
     if not args and sys.stdin.isatty() and sys.stdout.isatty():
@@ -192,7 +193,19 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0  # `anivault ls | head` closed the pipe: not an error
     except Exception as exc:
-        log.exception("unexpected error")
+        from anivault.errors import database_damage
+
+        damage = database_damage(exc)
+        if damage is not None:
+            from anivault.cli.common import db_path
+            from anivault.paths import damaged_database_hint
+
+            log.error("the library database is damaged: %s", damage, exc_info=True, extra=FILE_ONLY)
+            _print_error(
+                f"the library database {db_path()} is damaged ({damage})", damaged_database_hint(db_path())
+            )
+            return int(ExitCode.DATABASE)
+        log.exception("unexpected error", extra=FILE_ONLY)
         if debug:
             raise
         _print_error(

@@ -185,6 +185,10 @@ def _sql_errors(g: Guard) -> Iterator[None]:
             hint="tables and views: `anivault db schema`; the stable views are v_library, v_unmatched, v_ledger",
         ) from None
     except sqlite3.DatabaseError as exc:
+        from anivault.errors import database_damage
+
+        if database_damage(exc):
+            raise  # the library itself is damaged: main() says so and what to do
         if g.refused is not None:
             raise UsageError(
                 f"`anivault sql` is read-only: refused {g.refused}",

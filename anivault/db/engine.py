@@ -161,9 +161,10 @@ def _probe_existing(path: Path) -> None:
     try:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     except sqlite3.DatabaseError as exc:
+        from anivault.paths import damaged_database_hint
+
         raise DatabaseError(
-            f"{path} cannot be opened as a database: {exc}",
-            hint="it may be corrupt: restore a copy from the backups folder (`anivault db path`)",
+            f"{path} cannot be opened as a database: {exc}", hint=damaged_database_hint(path)
         ) from None
     finally:
         conn.close()
@@ -246,10 +247,12 @@ def open_db(
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
     except Exception as exc:  # sqlite3.DatabaseError wrapped by SQLAlchemy
+        from anivault.paths import damaged_database_hint
+
         engine.dispose()
         raise DatabaseError(
             f"{path} cannot be opened as a database: {getattr(exc, 'orig', exc)}",
-            hint="it may be corrupt: restore a copy from the backups folder (`anivault db path`)",
+            hint=damaged_database_hint(path),
         ) from None
     if migrate:
         from anivault.db.migrate import ensure_current
