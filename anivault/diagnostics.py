@@ -12,13 +12,12 @@ import importlib
 import json
 import os
 import sqlite3
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from anivault.organize.itemstate import item_counts
+from anivault.organize.ledger import item_counts
 from anivault.redact import redact
 
 CheckStatus = Literal["ok", "warn", "fail", "skip"]
@@ -80,7 +79,6 @@ def verify(
     report = VerifyReport()
     add = report.checks.append
     add(check_dependencies())
-    add(check_move_loop())
     settings, check = check_settings(profile)
     add(check)
     add(check_writable("log folder", _log_dir(), "set ANIVAULT_HOME to a writable folder"))
@@ -120,27 +118,6 @@ def check_dependencies() -> Check:
             "reinstall AniVault: pip install --force-reinstall anivault (or pipx reinstall anivault)",
         )
     return Check("dependencies", "ok", f"{len(DEPENDENCIES)} libraries import")
-
-
-def check_move_loop() -> Check:
-    """Which form of organize's same-device move loop this install has (docs/install.md)."""
-    from anivault.organize import fileops
-
-    if fileops.lean_runner() is not None:
-        return Check("organize moves", "ok", "in C (anivault.organize._lean), a run of moves per call")
-    if fileops.LEAN_BUILT:  # built, but this process cannot use it (file names not UTF-8, a crash point)
-        return Check(
-            "organize moves", "ok", "in Python here (the C loop is built but not usable in this setup)"
-        )
-    if not sys.platform.startswith("linux"):
-        return Check("organize moves", "ok", "in Python (the C loop is built on Linux only)")
-    return Check(
-        "organize moves",
-        "warn",
-        "in Python: the C loop (anivault.organize._lean) is not built, so large runs are slower",
-        "install a C compiler (gcc) and Python's headers, then reinstall AniVault:"
-        " pip install --force-reinstall anivault (or pipx reinstall anivault)",
-    )
 
 
 def check_settings(profile: str | None = None) -> tuple[Any, Check]:
@@ -216,7 +193,7 @@ def check_migrations(db_path: Path) -> Check:
     if not db_path.exists():
         return Check(name, "skip", "no library yet")
     try:
-        from anivault.db.migrate import head_revision, known_revisions
+        from anivault.db.migrate import PRE_RELEASE, head_revision, revisions
 
         head = head_revision()
         with _readonly(db_path) as conn:
@@ -240,7 +217,14 @@ def check_migrations(db_path: Path) -> Check:
             "the database has no schema version",
             "point --db at a library.db made by AniVault, or at a new file name",
         )
-    if revision not in known_revisions():
+    if revision in PRE_RELEASE:
+        return Check(
+            name,
+            "fail",
+            f"made by a development build of AniVault ({revision}); it cannot be upgraded",
+            f"move {db_path} aside and run `anivault index` on your folders again",
+        )
+    if revision not in revisions():
         return Check(
             name,
             "fail",
@@ -499,7 +483,7 @@ def _last_organize(conn: sqlite3.Connection, limit: int) -> dict[str, Any] | Non
         return None
     op["args"] = _json(op.get("args"))
     if _has_table(conn, "operation_items"):
-        op["items"] = item_counts(conn, op["id"])  # `undone` derived, as `anivault log` counts
+        op["items"] = item_counts(conn, op["id"])
         op["failed"] = conn.execute(
             "SELECT seq, src, dst, state, note FROM operation_items WHERE op_id=? "
             "AND state IN ('failed', 'conflict') ORDER BY seq LIMIT ?",

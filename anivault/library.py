@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from anivault.errors import UsageError
-from anivault.organize.itemstate import state_sql
 
 # --- Values ----------------------------------------------------------------------------------------
 
@@ -555,24 +554,11 @@ def _json_field(text: Any) -> Any:
 
 
 LEDGER_LIMIT = 50  # a file moved back and forth many times: show the latest steps, say how many in all
-# A file's ledger rows (v_ledger's): its organize items, read run by run (CROSS JOIN keeps `operations`
-# outside, so each run is one search of the `(op_id, file_id)` index; left to itself, SQLite would scan the
-# whole ledger for the file), and the rollback items that reverse them. Those are not in that index
-# (migration 0012): item k of a rollback reverses item last + 1 - k of its run, one search by run and seq.
+# A file's ledger rows (v_ledger's): the items of every run, organize and rollback, that moved this file.
 LEDGER_HISTORY = (
     "SELECT o.id AS op_id, o.kind AS op_kind, o.status AS op_status, o.created_at AS op_created_at,"
-    f" i.seq, i.action, i.src, i.dst, {state_sql('i')} AS state, i.note, i.finished_at"
-    " FROM operations o CROSS JOIN operation_items i ON i.op_id = o.id AND i.file_id = ?1"
-    " AND i.undo_of IS NULL"
-    " UNION ALL"
-    " SELECT r.id, r.kind, r.status, r.created_at, ri.seq, ri.action, ri.src, ri.dst, ri.state, ri.note,"
-    " ri.finished_at"
-    " FROM operations o CROSS JOIN operation_items i ON i.op_id = o.id AND i.file_id = ?1"
-    " AND i.undo_of IS NULL"
-    " CROSS JOIN operations r ON r.undo_of = o.id"
-    " CROSS JOIN operation_items ri ON ri.op_id = r.id"
-    " AND ri.seq = (SELECT max(l.seq) + 1 FROM operation_items l WHERE l.op_id = o.id) - i.seq"
-    " AND ri.undo_of = i.id"
+    " i.seq, i.action, i.src, i.dst, i.state, i.note, i.finished_at"
+    " FROM operation_items i JOIN operations o ON o.id = i.op_id WHERE i.file_id = ?1"
 )
 
 

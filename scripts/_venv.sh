@@ -22,9 +22,9 @@ ensure_venv() {
   fi
   local spec="."
   [ -n "$extras" ] && spec=".[$extras]"
-  # Re-install only when the packaging or the C extension changed since the last install (fast reruns).
+  # Re-install only when the packaging changed since the last install (fast reruns).
   local stamp=".venv/.anivault-installed-$extras" changed="" f
-  for f in pyproject.toml setup.py anivault/organize/_lean.c; do
+  for f in pyproject.toml; do
     if [ -f "$f" ] && [ "$f" -nt "$stamp" ]; then changed=1; fi
   done
   if [ ! -f "$stamp" ] || [ -n "$changed" ]; then

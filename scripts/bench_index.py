@@ -93,7 +93,7 @@ def phase_anitopy(tree: Path, _db: Path, workers: int) -> int:
 
 
 def phase_index(tree: Path, db: Path, workers: int) -> int:
-    from anivault.db.engine import open_db
+    from anivault.db.connect import open_db
     from anivault.pipeline.index import IndexOptions, run_index
 
     database = open_db(db)

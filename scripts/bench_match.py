@@ -130,7 +130,7 @@ def run(args: argparse.Namespace, cases: list[dict[str, Any]], tmp: Path, url: s
     from sqlalchemy import select
 
     from anivault.config import load_settings
-    from anivault.db.engine import open_db
+    from anivault.db.connect import open_db
     from anivault.db.models import File
     from anivault.db.models_match import Match
     from anivault.pipeline.index import IndexOptions, run_index

@@ -242,7 +242,7 @@ def main() -> int:
         ap.error("--repeat must be at least 1")
     n = opts.n
 
-    from anivault.db.engine import open_db
+    from anivault.db.connect import open_db
     from anivault.organize import service
     from anivault.organize.fileops import Fingerprint
     from anivault.organize.plan import PlanInput

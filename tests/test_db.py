@@ -17,11 +17,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from conftest import ROOT, RunCli, make_files
 
-from anivault.db import engine as engine_mod
+from anivault.db import connect as connect_mod
 from anivault.db.base import Base
-from anivault.db.engine import open_db, writer_lock
+from anivault.db.connect import open_db
+from anivault.db.engine import writer_lock
 from anivault.db.fsdetect import fs_type_for, network_fs
-from anivault.db.migrate import alembic_config, current_revision, head_revision
+from anivault.db.migrate import alembic_config, current_revision, head_revision, revisions
 from anivault.db.models import all_models
 from anivault.errors import DatabaseBusyError, DatabaseError
 
@@ -67,10 +68,13 @@ def test_every_connection_sets_the_pragmas(tmp_path: Path) -> None:
 
 
 def test_older_database_is_backed_up_then_upgraded(tmp_path: Path) -> None:
+    revs = revisions()
+    if len(revs) < 2:
+        pytest.skip("one revision: there is no older schema to upgrade from yet")
     path = tmp_path / "old.db"
     db = open_db(path)
     with db.engine.begin() as conn:
-        command.downgrade(alembic_config(conn), "0001_core")
+        command.downgrade(alembic_config(conn), revs[-2])
         conn.exec_driver_sql(
             "INSERT INTO files (path, dir, name, ext, size, mtime_ns, dev, inode, kind, status, first_seen, last_seen)"
             " VALUES ('/a/b.mkv', '/a', 'b.mkv', 'mkv', 1, 1, 1, 1, 'video', 'present', '2026-01-01', '2026-01-01')"
@@ -80,13 +84,30 @@ def test_older_database_is_backed_up_then_upgraded(tmp_path: Path) -> None:
     db = open_db(path, backup_dir=backups)
     assert current_revision(db) == head_revision()
     (backup,) = list(backups.iterdir())
-    assert "before-0001_core" in backup.name
+    assert f"before-{revs[-2]}" in backup.name
     old = sqlite3.connect(backup)
-    assert old.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001_core",)
+    assert old.execute("SELECT version_num FROM alembic_version").fetchone() == (revs[-2],)
     assert old.execute("SELECT count(*) FROM files").fetchone() == (1,)
     with db.engine.connect() as conn:  # data survived the upgrade
         assert conn.exec_driver_sql("SELECT path FROM v_library").scalar() == "/a/b.mkv"
     db.close()
+
+
+def test_a_library_from_a_pre_release_build_is_refused_untouched(tmp_path: Path, run_cli: RunCli) -> None:
+    path = tmp_path / "old.db"
+    open_db(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE alembic_version SET version_num = '0012_ledger_file_index_organize_only'")
+    conn.commit()
+    conn.close()
+    before = sha(path)
+    res = run_cli("--db", str(path), "ls")
+    assert (
+        res.exit_code == 4
+        and "development build of AniVault" in res.stderr
+        and "cannot be upgraded" in res.stderr
+    )
+    assert f"move {path} aside" in res.stderr and sha(path) == before
 
 
 def test_foreign_and_corrupt_files_are_refused_untouched(tmp_path: Path, run_cli: RunCli) -> None:
@@ -138,7 +159,7 @@ def test_network_filesystem_detector() -> None:
 def test_database_on_network_fs_uses_a_safe_journal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(engine_mod, "network_fs", lambda p: "cifs")
+    monkeypatch.setattr(connect_mod, "network_fs", lambda p: "cifs")
     db = open_db(tmp_path / "lib.db")
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "delete"
@@ -197,56 +218,13 @@ def test_two_index_processes_at_once_stay_consistent(tmp_path: Path, anivault_ho
     assert conn.execute("SELECT count(*) FROM parses").fetchone() == (1000,)
 
 
-def test_head_constant_matches_the_migration_scripts() -> None:
-    from anivault.db.migrate import HEAD
+def test_the_head_read_from_file_names_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
 
-    assert head_revision() == HEAD
-
-
-def test_move_detection_by_size_and_name_uses_the_size_index(tmp_path: Path) -> None:
-    """Migration 0007 indexes `files` by size alone (a move keeps the size, so organize's renames leave the
-    index alone); the index stage's lookup by size and name must still be an index search, not a scan."""
-    db = open_db(tmp_path / "library.db")
-    try:
-        conn = db.raw_connect(readonly=True)
-        try:
-            plan = conn.execute(
-                "EXPLAIN QUERY PLAN SELECT f.id, f.name, f.path, f.path_raw, p.parser_version FROM files f"
-                " LEFT JOIN parses p ON p.file_id=f.id WHERE f.size=? AND f.name=?",
-                (1, "x.mkv"),
-            ).fetchall()
-            names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name='files'")}
-        finally:
-            conn.close()
-    finally:
-        db.close()
-    details = " | ".join(str(r[3]) for r in plan)
-    assert "SEARCH f USING INDEX ix_files_size (size=?)" in details, details
-    assert "ix_files_size_name" not in names
-
-
-def test_an_organize_move_changes_only_the_path_index(tmp_path: Path) -> None:
-    """Every `files` index an organize move touches costs each moved file's row update a few µs (the
-    batch writer sets the pace at 100k moves). A move changes path, dir, name and root_id: only the path
-    index may hold those (migration 0008 dropped `(root_id, status)`, which no query used; 0009 dropped
-    `dir`, whose folder lookups the path index answers)."""
-    db = open_db(tmp_path / "library.db")
-    try:
-        conn = db.raw_connect(readonly=True)
-        try:
-            indexed = {
-                (r[0], tuple(c[2] for c in conn.execute(f"PRAGMA index_info('{r[0]}')")))
-                for r in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='files'"
-                )
-            }
-        finally:
-            conn.close()
-    finally:
-        db.close()
-    moved = {"path", "dir", "name", "root_id"}
-    touched = {name for name, cols in indexed if moved & set(cols)}
-    assert touched == {"sqlite_autoindex_files_1"}, indexed
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert scripts.get_heads() == [head_revision()]
+    assert sorted(s.revision for s in scripts.walk_revisions()) == list(revisions())
+    assert len(revisions()) <= 5
 
 
 def _scribble_middle_pages(db_file: Path) -> None:

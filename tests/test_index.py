@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import RunCli, make_files
 
-from anivault.db.engine import open_db
+from anivault.db.connect import open_db
 from anivault.pipeline.index import IndexOptions, run_index
 
 FRIEREN = "[SubsPlease] Sousou no Frieren - {:02d} (1080p) [A1B2C3D4].mkv"

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from crash_organize import episode_input, write
 
-from anivault.db.engine import Database, open_db
+from anivault.db.connect import open_db
+from anivault.db.engine import Database
 from anivault.organize import fileops, service
 from anivault.organize.fileops import Fingerprint
 from anivault.organize.ledger import Ledger, part_path
@@ -41,9 +42,12 @@ def test_model_matches_migration_and_view_exists(db: Database) -> None:
     assert {"op_id", "op_kind", "op_status", "seq", "action", "src", "dst", "state", "note"} <= set(cols)
 
 
-def test_ledger_commits_with_synchronous_full(db: Database) -> None:
+def test_intents_commit_with_synchronous_full(db: Database) -> None:
     with Ledger(db) as ledger:
-        assert ledger.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert ledger.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL for batches
+        with ledger.tx(durable=True) as c:
+            assert c.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL for an intent
+        assert ledger.conn.execute("PRAGMA synchronous").fetchone()[0] == 1
 
 
 def test_whole_plan_is_pending_before_the_first_file_moves(

@@ -23,7 +23,8 @@ from sqlalchemy import text
 from tmdb_emulator import start_emulator
 
 from anivault.db.base import utcnow
-from anivault.db.engine import Database, open_db
+from anivault.db.connect import open_db
+from anivault.db.engine import Database
 from anivault.pipeline.match import map_episode, title_similarity
 from anivault.tmdb.port import SeasonInfo
 

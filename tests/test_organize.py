@@ -12,7 +12,8 @@ import pytest
 from conftest import RunCli
 from crash_organize import episode_input, files_under, ledger_rows, make_library, tree, write
 
-from anivault.db.engine import Database, open_db
+from anivault.db.connect import open_db
+from anivault.db.engine import Database
 from anivault.errors import AniVaultError, UsageError
 from anivault.organize import service
 from anivault.organize.ledger import Ledger
@@ -110,16 +111,17 @@ def test_plan_file_edit_and_stale_items(run_cli: RunCli, lib: object, tmp_path: 
     items = {i["src"]: i for i in json.loads(dry.stdout)["items"]}
     assert "changed since" in items[str(stale_src)]["note"]
     assert "outside dest" in items[escaping["src"]]["note"]
-    assert items[edited["src"]]["note"] == "source missing"
+    assert items[edited["src"]]["note"] == f"source missing; the library has this file at {edited['dst']} now"
 
 
 def test_plan_file_with_a_bad_library_id_is_refused(run_cli: RunCli, lib: object, tmp_path: Path) -> None:
     plan_path = tmp_path / "plan.json"
     res = cli(run_cli, lib, "organize", "--dest", lib.dest, "--plan", plan_path)  # type: ignore[attr-defined]
     assert res.exit_code == 0, res.stderr
-    data = json.loads(plan_path.read_text())
+    original = plan_path.read_text()
+    data = json.loads(original)
     sources = [Path(i["src"]) for i in data["items"]]
-    for bad, message in (("7", "is not a whole number"), (987654, "987654 that the library no longer has")):
+    for bad, message in (("7", "is not a whole number"), (987654, "library file 987654 does not exist")):
         data["items"][0]["file_id"] = bad
         plan_path.write_text(json.dumps(data))
         res = cli(run_cli, lib, "organize", "--from-plan", plan_path, "--apply")
@@ -127,8 +129,9 @@ def test_plan_file_with_a_bad_library_id_is_refused(run_cli: RunCli, lib: object
         assert "Traceback" not in res.stderr and all(p.exists() for p in sources)
     assert ledger_rows(lib.db, "SELECT count(*) FROM operations") == [(0,)]  # type: ignore[attr-defined]
     # Every item stale: the apply says so, item by item, instead of "every file is already in place".
+    data = json.loads(original)
     for item in data["items"]:
-        item["file_id"], item["fingerprint"]["inode"] = None, 1
+        item["fingerprint"]["inode"] = 1
     plan_path.write_text(json.dumps(data))
     res = cli(run_cli, lib, "organize", "--from-plan", plan_path, "--apply")
     assert res.exit_code == 0 and "already in place" not in res.stdout + res.stderr
@@ -350,7 +353,8 @@ def test_a_second_rollback_undoes_what_the_first_left_and_nothing_twice(db: Data
     aside.rename(dsts[str(srcs[1])])
     again = service.rollback(db, res.op_id, dry_run=True)
     assert isinstance(again, list)
-    assert sorted(s.dst for s in again if s.action == "move") == [str(srcs[0]), str(srcs[1])]
+    assert sorted(s.dst for s, _ in again if s.action == "move") == [str(srcs[0]), str(srcs[1])]
+    assert {u.do for s, u in again if s.action == "move"} == {"move-back"}
     assert len(again) == 2 + folders  # not the two files the first rollback brought back
     second = service.rollback(db, res.op_id)
     assert not isinstance(second, list) and second.status == "done", second
@@ -366,55 +370,6 @@ def test_a_second_rollback_undoes_what_the_first_left_and_nothing_twice(db: Data
     third = service.rollback(db, res.op_id)  # nothing left to undo: the last rollback is reported again
     assert not isinstance(third, list) and third.op_id == second.op_id and third.status == "done"
     assert [p.read_text() for p in srcs] == [f"episode {n}" for n in range(1, 5)]
-
-
-def test_items_older_versions_marked_undone_are_counted_once(db: Database, tmp_path: Path) -> None:
-    """Before migration 0011 a rollback wrote `undone` into the run's items. Such rows keep their state and
-    are not counted again through the rollback's done items."""
-    srcs = [write(tmp_path / "src" / f"ep{n}.mkv", f"episode {n}") for n in range(1, 4)]
-    plan = service.plan_from_inputs(
-        [episode_input(p, n) for n, p in enumerate(srcs, 1)], str(tmp_path / "vault")
-    )
-    res = service.apply_plan(db, plan)
-    service.rollback(db, res.op_id)
-    with Ledger(db) as led:
-        derived = led.counts(res.op_id)
-        led.conn.execute(
-            "UPDATE operation_items SET state='undone' WHERE op_id=? AND action='move'", (res.op_id,)
-        )
-        assert led.counts(res.op_id) == derived and set(derived) == {"undone"}
-        assert {i.state for i in led.items(res.op_id)} == {"undone"}
-
-
-def test_a_downgrade_writes_the_derived_undone_into_the_rows(db: Database, tmp_path: Path) -> None:
-    """Code before migration 0011 reads `undone` from the rows: going down writes it there, and going up
-    again leaves the rows as they are and reports the same."""
-    from alembic import command
-
-    from anivault.db.migrate import alembic_config
-
-    srcs = [write(tmp_path / "src" / f"ep{n}.mkv", f"episode {n}") for n in range(1, 3)]
-    plan = service.plan_from_inputs(
-        [episode_input(p, n) for n, p in enumerate(srcs, 1)], str(tmp_path / "vault")
-    )
-    res = service.apply_plan(db, plan)
-    service.rollback(db, res.op_id)
-    raw = "SELECT DISTINCT state FROM operation_items WHERE op_id=?"
-    assert ledger_rows(db.path, raw, res.op_id) == [("done",)]
-    with db.engine.begin() as conn:
-        command.downgrade(alembic_config(conn), "0010_ledger_run_file_index")
-    assert ledger_rows(db.path, raw, res.op_id) == [("undone",)]
-    assert ledger_rows(db.path, "SELECT DISTINCT state FROM v_ledger WHERE op_id=?", res.op_id) == [
-        ("undone",)
-    ]
-    with db.engine.begin() as conn:
-        command.upgrade(alembic_config(conn), "head")
-    assert ledger_rows(db.path, "SELECT DISTINCT state FROM v_ledger WHERE op_id=?", res.op_id) == [
-        ("undone",)
-    ]
-    assert ledger_rows(db.path, "SELECT DISTINCT state FROM v_ledger WHERE op_id<>?", res.op_id) == [
-        ("done",)
-    ]
 
 
 def test_interrupted_run_resumes(db: Database, tmp_path: Path) -> None:
@@ -517,7 +472,7 @@ def test_destination_inside_an_indexed_folder_is_refused_even_with_nothing_match
     assert src.exists() and not (tmp_path / "anime" / "Vault").exists()
 
 
-def test_progress_bar_hears_of_items_in_groups_and_ends_complete(
+def test_progress_bar_hears_of_every_item_and_ends_complete(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import contextlib
@@ -546,7 +501,6 @@ def test_progress_bar_hears_of_items_in_groups_and_ends_complete(
             yield bar
 
     monkeypatch.setattr(common, "progress_bar", terminal_bar)
-    monkeypatch.setattr(cmd_organize, "PROGRESS_STEP", 2)
     srcs = [write(tmp_path / "src" / f"ep{n}.mkv", f"episode {n}") for n in range(1, 6)]
     plan = service.plan_from_inputs(
         [episode_input(p, n) for n, p in enumerate(srcs, 1)], str(tmp_path / "vault")
@@ -555,38 +509,4 @@ def test_progress_bar_hears_of_items_in_groups_and_ends_complete(
     assert summary.status == "done"
     items = summary.counts["done"]  # the five files and the folders made for them
     assert items > 5 and bars[0].tasks[0].completed == items
-    # In groups of at least two (the executor reports a run of lean moves at once), the rest at the end.
-    assert all(n >= 2 for n in advances[:-1]) and advances[-1] < 2 and sum(advances) == items
-
-
-def test_the_cycle_collector_does_not_walk_a_run_s_objects(db: Database, tmp_path: Path) -> None:
-    """Paused phase by phase, the collector ran between them: a full collection over the caller's plan
-    before the first rename (0.2-0.4 s at 100,000 moves). The whole run is now one pause, and the run's
-    steps are dropped before it ends, so a collection that follows finds a few leftovers, not the items;
-    and the collector is on again after."""
-    import gc
-
-    srcs = [write(tmp_path / "src" / f"[G] Frieren - {k:03d}.mkv", f"ep{k}") for k in range(1, 401)]
-    plan = service.plan_from_inputs(
-        [episode_input(p, k) for k, p in enumerate(srcs, 1)], str(tmp_path / "vault")
-    )
-    walked: list[int] = []  # the objects in the youngest generation when a collection starts
-
-    def seen(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            walked.append(len(gc.get_objects(generation=0)))
-
-    gc.collect()
-    gc.callbacks.append(seen)
-    try:
-        res = service.apply_plan(db, plan)
-        during_apply = list(walked)
-        back = service.rollback(db, res.op_id)
-        during_rollback = walked[len(during_apply) :]
-    finally:
-        gc.callbacks.remove(seen)
-    assert res.status == "done" and back.status == "done"  # type: ignore[union-attr]
-    assert all(n < len(srcs) for n in during_apply), during_apply
-    assert all(n < len(srcs) for n in during_rollback), during_rollback
-    assert gc.isenabled()
-    assert all(p.read_bytes() == f"ep{k}".encode() for k, p in enumerate(srcs, 1))
+    assert sum(advances) == items

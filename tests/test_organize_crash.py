@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from crash_organize import POINTS, crash_run, cross_device_dir, scenarios
+from crash_organize import POINTS, crash_run, crash_undo_copies, cross_device_dir, scenarios
 
 SHM = cross_device_dir()
 
@@ -55,6 +55,29 @@ def test_crash_inside_rollback(tmp_path: Path, cross: bool) -> None:
             shutil.rmtree(dest.parent, ignore_errors=True)
 
 
+@pytest.mark.parametrize(
+    ("action", "crash", "cross"),
+    [
+        ("copy", "after_publish:4", False),  # a library copy moved back to its deleted original's path
+        ("copy", "after_src_unlink:3", False),  # a library copy removed, the original still there
+        ("copy", "before_done_commit:1", False),
+        ("copy", "mid_copy:3", True),  # moved back across devices, through a temp file
+        ("copy", "after_src_unlink:4", True),
+        ("hardlink", "after_publish:4", False),
+        ("hardlink", "after_src_unlink:3", False),
+    ],
+)
+def test_crash_inside_the_rollback_of_copies_whose_originals_were_deleted(
+    tmp_path: Path, action: str, crash: str, cross: bool
+) -> None:
+    dest = _dest(tmp_path, cross)
+    try:
+        crash_undo_copies(tmp_path, 40, action=action, crash=crash, kill_after=None, dest=dest)
+    finally:
+        if dest is not None:
+            shutil.rmtree(dest.parent, ignore_errors=True)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("i", range(32))
 def test_crash_loop(tmp_path: Path, i: int) -> None:
@@ -89,7 +112,7 @@ def test_crash_in_the_middle_of_a_swap(tmp_path: Path) -> None:
 
     from crash_organize import ROOT, files_under
 
-    from anivault.db.engine import open_db
+    from anivault.db.connect import open_db
     from anivault.organize import service
 
     season = tmp_path / "vault" / "Frieren (2023) [tmdbid-209867]" / "Season 01"
@@ -100,7 +123,7 @@ def test_crash_in_the_middle_of_a_swap(tmp_path: Path) -> None:
     script = f"""
 from pathlib import Path
 from crash_organize import episode_input
-from anivault.db.engine import open_db
+from anivault.db.connect import open_db
 from anivault.organize import service
 season = Path({str(season)!r})
 db = open_db(Path({str(tmp_path / "library.db")!r}))

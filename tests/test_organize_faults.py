@@ -7,19 +7,20 @@ import errno
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from crash_organize import cross_device_dir, episode_input, ledger_rows, write
 
-from anivault.db.engine import Database, open_db
+from anivault.db.connect import open_db
+from anivault.db.engine import Database
 from anivault.errors import AniVaultError, UsageError
 from anivault.organize import execute, fileops, service
 
@@ -68,7 +69,7 @@ def test_read_only_destination_fails_before_any_ledger_row(tmp_path: Path) -> No
         import json, sqlite3
         from pathlib import Path
         from crash_organize import episode_input, write
-        from anivault.db.engine import open_db
+        from anivault.db.connect import open_db
         from anivault.organize import service
         tmp = Path({str(tmp_path)!r})
         src = write(tmp / "src" / "ep1.mkv", b"v")
@@ -97,7 +98,7 @@ def test_disk_full_mid_copy_keeps_source_and_leaves_no_truncated_target(tmp_path
         import json, os
         from pathlib import Path
         from crash_organize import episode_input, write
-        from anivault.db.engine import open_db
+        from anivault.db.connect import open_db
         from anivault.organize import service
         tmp = Path({str(tmp_path)!r})
         srcs = [write(tmp / "src" / f"ep{{n}}.mkv", bytes([n]) * 900_000) for n in (1, 2, 3)]
@@ -125,19 +126,6 @@ def test_disk_full_mid_copy_keeps_source_and_leaves_no_truncated_target(tmp_path
     assert not [f for f in out["left"] if ".anivault-" in f]  # type: ignore[union-attr]
 
 
-def hand_over_to_general_path(monkeypatch: pytest.MonkeyPatch, when: Callable[[str], bool]) -> None:
-    """The lean move hands these sources to the general path untouched, as it does with any rename error:
-    a fault injected into the general path's rename then meets them there. (The C loop is switched off:
-    fast_move then sees every item.)"""
-    monkeypatch.setattr(execute, "lean_runner", lambda: None)
-    lean = execute.fast_move
-
-    def fast(src: str, dst: str, *args: Any) -> bool:
-        return False if when(src) else lean(src, dst, *args)
-
-    monkeypatch.setattr(execute, "fast_move", fast)
-
-
 def test_injected_enospc_stops_the_run_and_reports_what_finished(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -145,7 +133,7 @@ def test_injected_enospc_stops_the_run_and_reports_what_finished(
     plan = service.plan_from_inputs(
         [episode_input(p, n) for n, p in enumerate(srcs, 1)], str(tmp_path / "vault")
     )
-    real = fileops.move_same_device
+    real = fileops.move_no_replace
     calls = []
 
     def full_on_third(src: str, dst: str) -> str:
@@ -154,8 +142,7 @@ def test_injected_enospc_stops_the_run_and_reports_what_finished(
             raise OSError(errno.ENOSPC, "No space left on device", dst)
         return real(src, dst)
 
-    monkeypatch.setattr(execute, "move_same_device", full_on_third)
-    hand_over_to_general_path(monkeypatch, lambda src: True)
+    monkeypatch.setattr(execute, "move_no_replace", full_on_third)
     res = service.apply_plan(db, plan)
     assert res.status == "failed" and "destination full" in (res.stopped or "")
     assert res.counts == {"done": 5, "failed": 1, "aborted": 1}  # 3 mkdirs + 2 files, then stop
@@ -237,7 +224,7 @@ def test_file_in_use_is_retried_then_reported(
 ) -> None:
     locked = write(tmp_path / "src" / "ep1.mkv")
     other = write(tmp_path / "src" / "ep2.mkv")
-    real = fileops.move_same_device
+    real = fileops.move_no_replace
     tries = []
 
     def sharing_violation(src: str, dst: str) -> str:
@@ -248,8 +235,7 @@ def test_file_in_use_is_retried_then_reported(
             raise exc
         return real(src, dst)
 
-    monkeypatch.setattr(execute, "move_same_device", sharing_violation)
-    hand_over_to_general_path(monkeypatch, lambda src: src == str(locked))
+    monkeypatch.setattr(execute, "move_no_replace", sharing_violation)
     monkeypatch.setattr(execute, "RETRY_DELAYS", (0.0, 0.0, 0.0))
     plan = service.plan_from_inputs(
         [episode_input(locked, 1), episode_input(other, 2)], str(tmp_path / "vault")
@@ -309,7 +295,6 @@ def test_link_fallback_source_kept_becomes_a_hardlink_that_rolls_back(
 ) -> None:
     """Without renameat2 a move is link + unlink; a source that cannot be unlinked stays, recorded."""
     monkeypatch.setattr(fileops, "_renameat2", None)
-    monkeypatch.setattr(fileops, "_renameat2_lean", None)
     src = write(tmp_path / "src" / "ep1.mkv", b"v")
     real_unlink = os.unlink
 
@@ -444,3 +429,19 @@ def test_a_failed_write_goes_through_the_folder_handle_and_names_the_target(
             "/" + Path(plan.todo[0].dst).name
         )
     assert src.exists()
+
+
+@pytest.mark.parametrize("action", ["move", "copy"])
+def test_a_source_replaced_by_a_fifo_after_planning_fails_without_blocking(
+    db: Database, tmp_path: Path, action: str
+) -> None:
+    a = write(tmp_path / "src" / "ep1.mkv")
+    b = write(tmp_path / "src" / "ep2.mkv")
+    plan = service.plan_from_inputs(
+        [episode_input(a, 1), episode_input(b, 2)], str(tmp_path / "vault"), action=action
+    )
+    a.unlink()
+    os.mkfifo(a)
+    res = service.apply_plan(db, plan)  # the executor's own look, not the plan's
+    assert res.status == "partial" and [p[2] for p in res.problems] == ["source is a FIFO, not a file"]
+    assert stat.S_ISFIFO(os.lstat(a).st_mode) and (b.exists() == (action == "copy"))

@@ -134,7 +134,7 @@ def test_wizard_apply_then_history_rollback(tmp_path: Path, emulator: object, an
     code, out, script = session(["3", "1", "r", "y", "b", "0"])
     assert code == 0, out
     assert "What the rollback will do" in out
-    assert "move Attack on Titan - S01E02.mkv → " in out
+    assert "move back Attack on Titan - S01E02.mkv → " in out
     assert "run 2 (rollback): done" in out
     assert _files_under(src) == before
     assert not dest.exists()  # the folders the run created are gone too

@@ -37,7 +37,7 @@ def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_db(path: Path) -> Path:
-    from anivault.db.engine import open_db
+    from anivault.db.connect import open_db
 
     open_db(path).close()
     return path
@@ -58,23 +58,6 @@ def test_healthy_setup_passes(tmp_path: Path, emulator: Any, monkeypatch: pytest
     assert checks["schema version"].status == "ok"
     assert checks["TMDB key"].status == "ok" and "decrypts" in checks["TMDB key"].detail
     assert "test-key" not in json.dumps(report.to_json())
-
-
-def test_verify_says_which_move_loop_organize_has(monkeypatch: pytest.MonkeyPatch) -> None:
-    from anivault.organize import fileops
-
-    check = dx.check_move_loop()
-    if fileops.lean_runner() is not None:
-        assert check.status == "ok" and "in C" in check.detail
-    monkeypatch.setattr(fileops, "lean_runner", lambda: None)
-    if fileops.LEAN_BUILT:
-        assert dx.check_move_loop().status == "ok" and "not usable" in dx.check_move_loop().detail
-    monkeypatch.setattr(fileops, "LEAN_BUILT", False)
-    monkeypatch.setattr(dx.sys, "platform", "linux")
-    check = dx.check_move_loop()
-    assert check.status == "warn" and "in Python" in check.detail and "compiler" in (check.hint or "")
-    monkeypatch.setattr(dx.sys, "platform", "win32")
-    assert dx.check_move_loop().status == "ok"
 
 
 def test_problems_fail_with_a_fix(tmp_path: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,8 +97,7 @@ def test_corrupt_database(tmp_path: Path) -> None:
         conn.execute("CREATE TABLE filler (x TEXT)")
         conn.executemany("INSERT INTO filler VALUES (?)", [("x" * 500,) for _ in range(200)])
     data = bytearray(db.read_bytes())
-    page = int.from_bytes(data[16:18], "big")  # the header's page size (AniVault makes 32 KiB pages)
-    assert page == 32768
+    page = int.from_bytes(data[16:18], "big")  # the header's page size
     for i in range(page * 3, page * 3 + 200):  # scribble over a b-tree page
         data[i] = 0x5A
     db.write_bytes(bytes(data))
@@ -133,12 +115,12 @@ def test_not_a_database_and_foreign_schema(tmp_path: Path) -> None:
     assert by_name(dx.verify(foreign, offline=True))["schema version"].status == "fail"
 
 
-def test_old_schema_is_a_warning(tmp_path: Path) -> None:
+def test_a_pre_release_schema_fails_with_what_to_do(tmp_path: Path) -> None:
     db = make_db(tmp_path / "library.db")
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE alembic_version SET version_num='0003_ledger'")
     check = by_name(dx.verify(db, offline=True))["schema version"]
-    assert check.status == "warn" and "0003_ledger" in check.detail
+    assert check.status == "fail" and "development build" in check.detail and "aside" in (check.hint or "")
 
 
 def test_bad_settings_fail(tmp_path: Path) -> None:

@@ -179,17 +179,18 @@ def backup(
 @db_app.command("compact")
 def compact() -> None:
     """Rebuild the library database in place (SQLite's VACUUM), after a backup: it gives back the space
-    of deleted rows, and gives a database an earlier AniVault made with 4 KiB pages the 32 KiB pages new
-    ones get (an organize run's commits write less with them). Close other AniVault commands first.
+    of deleted rows. Other AniVault commands wait until it is done.
 
     Example:
 
     \b
         anivault db compact
     """
-    from anivault.cli.common import db_path, open_library
-    from anivault.cli.readout import require_library
+    from anivault.cli.common import db_path, open_library, say
+    from anivault.cli.readout import human_size, require_library
+    from anivault.db import maintenance
     from anivault.db.engine import writer_lock
+    from anivault.pathcodec import display
     from anivault.paths import app_paths
 
     require_library()
@@ -197,52 +198,8 @@ def compact() -> None:
     with writer_lock(path, purpose="db compact"):  # no organize, index or sql --write meanwhile
         with open_library(migrate=False) as db:
             backup = db.backup_before("compact", app_paths().backup_dir)
-            journal = db.journal_mode
-        _vacuum(path, journal, backup)  # closed: its pooled connections would keep the file from us
-
-
-def _vacuum(path: Path, journal: str, backup: Path) -> None:
-    """VACUUM ``path`` into AniVault's page size, its journal mode kept; says what changed."""
-    import sqlite3
-
-    from anivault.cli.common import say
-    from anivault.cli.readout import human_size
-    from anivault.db.engine import PAGE_SIZE
-    from anivault.errors import DatabaseError
-    from anivault.pathcodec import display
-
-    before = path.stat().st_size
-    # Pages change size only outside WAL, and leaving WAL needs the database to itself.
-    conn = sqlite3.connect(path, isolation_level=None, timeout=5)
-    try:
-        pages = conn.execute("PRAGMA page_size").fetchone()[0]
-        try:
-            mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
-            if mode != "delete":
-                raise sqlite3.OperationalError("database is locked")
-            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
-            conn.execute("VACUUM")
-        except sqlite3.Error as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise DatabaseError(
-                    "the library database is in use by another AniVault command; nothing was changed",
-                    hint="let it finish (or close `anivault ui`), then run `anivault db compact` again",
-                ) from None
-            # VACUUM is one transaction: a failure (a full disk, say) leaves the file as it was.
-            raise DatabaseError(
-                f"compacting failed ({exc}); nothing was changed",
-                hint="it needs free space about the size of the database; the backup is "
-                + display(str(backup)),
-            ) from None
-        finally:
-            conn.execute(f"PRAGMA journal_mode={journal}")
-        now = conn.execute("PRAGMA page_size").fetchone()[0]
-    finally:
-        conn.close()
-    say(
-        f"compacted: {human_size(before)} -> {human_size(path.stat().st_size)},"
-        f" pages {pages // 1024} KiB -> {now // 1024} KiB"
-    )
+        before, after = maintenance.compact(path, backup)  # closed: pooled connections would hold the file
+    say(f"compacted: {human_size(before)} -> {human_size(after)}")
     say(f"backup: {display(str(backup))}")
 
 
@@ -302,7 +259,6 @@ def _status_report() -> dict[str, Any]:
 
 def _print_status(r: dict[str, Any]) -> None:
     from anivault.cli.readout import human_size
-    from anivault.db.engine import PAGE_SIZE
 
     out = sys.stdout
     out.write(f"path          {r['path']}\n")
@@ -313,14 +269,8 @@ def _print_status(r: dict[str, Any]) -> None:
     out.write(f"size          {human_size(r['size'])} ({r['size']} bytes)\n")
     out.write(f"wal           {human_size(r['wal_size'])}\n")
     out.write(f"journal mode  {r['journal_mode']}\n")
-    pages = r["page_size"]
-    if pages is not None:
-        older = (
-            f" (new libraries get {PAGE_SIZE // 1024} KiB: `anivault db compact`)"
-            if pages < PAGE_SIZE
-            else ""
-        )
-        out.write(f"pages         {pages // 1024} KiB{older}\n")
+    if r["page_size"] is not None:
+        out.write(f"pages         {r['page_size'] // 1024} KiB\n")
     net = r["network_fs"]
     out.write(f"filesystem    {'network (' + net + '): WAL is off here' if net else 'local'}\n")
     state = "up to date" if r["up_to_date"] else f"this AniVault has {r['head']}: `anivault db upgrade`"

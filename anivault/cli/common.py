@@ -79,7 +79,7 @@ def db_path() -> Path:
 @contextmanager
 def open_library(*, migrate: bool = True) -> Iterator[Database]:
     """Open (and upgrade) the library database for a command, closing it afterwards."""
-    from anivault.db.engine import open_db
+    from anivault.db.connect import open_db
     from anivault.paths import app_paths
 
     cfg = settings()

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from anivault.organize.execute import RunSummary
     from anivault.organize.ledger import OperationRow
     from anivault.organize.plan import Step
+    from anivault.organize.undo import Undo
 
 SHOWN_RUNS = 10  # the newest runs fit an 80×24 screen with the prompt; any run number is accepted
 SHOWN_ITEMS = 12
@@ -146,7 +147,7 @@ def rollback_run(term: Terminal, op_id: int) -> RunSummary | None:
         planned = service.rollback(db, op_id, dry_run=True)
     assert isinstance(planned, list)
     show_steps(term, planned)
-    moves = sum(1 for s in planned if s.action != "rmdir")
+    moves = sum(1 for s, u in planned if s.action != "rmdir" and u.do in ("move-back", "remove"))
     if not term.confirm(f"Roll back run {op_id}: {moves} files go back, empty folders are removed?"):
         term.text("Nothing changed.")
         return None
@@ -164,25 +165,29 @@ def rollback_run(term: Terminal, op_id: int) -> RunSummary | None:
     return summary
 
 
-def show_steps(term: Terminal, steps: list[Step]) -> None:
-    """One line per file going back (cut to the screen width); folders are summed up."""
+def show_steps(term: Terminal, planned: list[tuple[Step, Undo]]) -> None:
+    """One line per file (cut to the screen width), saying what undoing it will do; folders summed up."""
     from rich.cells import cell_len, set_cell_size
 
-    term.title(f"What the rollback will do ({len(steps)} steps)")
-    files = [s for s in steps if s.action != "rmdir"]
+    from anivault.cli.cmd_rollback import undo_verb
+
+    term.title(f"What the rollback will do ({len(planned)} steps)")
+    files = [(s, u) for s, u in planned if s.action != "rmdir"]
     width = max(40, term.console.width - 2)
-    for s in files[:SHOWN_ITEMS]:
-        if s.action == "unlink":
-            line = f"delete {os.path.basename(s.dst)} (the copy or link the run made)"
-        else:
-            name = os.path.basename(s.src or "")
-            line = f"{s.action} {name} → {short_path(s.dst, max(20, width - cell_len(name) - 8))}"
+    for s, u in files[:SHOWN_ITEMS]:
+        verb = undo_verb(s, u)
+        name = os.path.basename((s.dst if s.action == "unlink" else s.src) or "")
+        line = f"{verb} {name}"
+        if u.do == "move-back":
+            line += f" → {short_path(s.dst, max(20, width - cell_len(line) - 3))}"
+        elif u.do != "remove":
+            line += f" ({u.why})"
         if cell_len(line) > width:
             line = set_cell_size(line, width - 1).rstrip() + "…"
         term.text(line)
     if len(files) > SHOWN_ITEMS:
         term.text(f"… and {len(files) - SHOWN_ITEMS} more files")
-    folders = len(steps) - len(files)
+    folders = len(planned) - len(files)
     if folders:
         term.text(f"then remove the {folders} folders the run created, where empty")
 

@@ -23,7 +23,6 @@ from typing import IO, Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from anivault.db.fsdetect import network_fs
 from anivault.errors import DatabaseBusyError, DatabaseError
 
 log = logging.getLogger(__name__)
@@ -151,7 +150,7 @@ class Database:
         self.engine.dispose()
 
 
-def _probe_existing(path: Path) -> None:
+def probe_existing(path: Path) -> None:
     """Look at an existing file read-only before anything writes to it: our pragmas (journal_mode=WAL)
     rewrite the header, so a foreign or damaged file must be refused first, untouched."""
     try:
@@ -176,9 +175,6 @@ def _probe_existing(path: Path) -> None:
         )
 
 
-PAGE_SIZE = 32768
-
-
 def make_engine(path: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_MS, journal_mode: str = "wal") -> Engine:
     engine = create_engine(
         f"sqlite+pysqlite:///{path}",
@@ -190,12 +186,6 @@ def make_engine(path: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_MS, journal_m
         # Take transaction control away from pysqlite so we can issue BEGIN IMMEDIATE ourselves.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        # A new database gets 32 KiB pages (an existing one keeps its own: the pragma changes nothing once
-        # the file has pages). An organize batch moves files whose rows lie all over `files`, and each
-        # commit rewrites every page it touched: per 100,000 moves in the index's walk order, the writer's
-        # `files` updates took 0.59-0.86 s against 0.76-1.1 s with 4 KiB pages and its commits 0.26-0.36 s
-        # against 0.41-0.51 s (docs/database.md). Firefox's history database uses the same size.
-        cur.execute(f"PRAGMA page_size={PAGE_SIZE}")
         cur.execute(f"PRAGMA journal_mode={journal_mode}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
@@ -210,59 +200,6 @@ def make_engine(path: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_MS, journal_m
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
-
-
-def open_db(
-    path: Path,
-    *,
-    migrate: bool = True,
-    busy_timeout_ms: int = DEFAULT_BUSY_MS,
-    backup_dir: Path | None = None,
-) -> Database:
-    """Open (creating if needed) and, when `migrate`, upgrade the library database at `path`."""
-    path = Path(path)
-    check_sqlite_file(path)
-    if not path.parent.exists():
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DatabaseError(
-                f"cannot create the folder for {path}: {exc.strerror}", hint="choose another --db path"
-            ) from None
-    if path.exists() and path.stat().st_size > 0:
-        _probe_existing(path)
-    net = network_fs(path.parent)
-    journal = "wal"
-    if net:
-        journal = "delete"
-        log.warning(
-            "the library database %s is on a network filesystem (%s): WAL is unsafe there, so AniVault uses "
-            "journal_mode=DELETE (slower); keep library.db on a local disk for speed",
-            path,
-            net,
-        )
-    engine = make_engine(path, busy_timeout_ms=busy_timeout_ms, journal_mode=journal)
-    db = Database(path=path, engine=engine, journal_mode=journal, network_fs=net)
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
-    except Exception as exc:  # sqlite3.DatabaseError wrapped by SQLAlchemy
-        from anivault.paths import damaged_database_hint
-
-        engine.dispose()
-        raise DatabaseError(
-            f"{path} cannot be opened as a database: {getattr(exc, 'orig', exc)}",
-            hint=damaged_database_hint(path),
-        ) from None
-    if migrate:
-        from anivault.db.migrate import ensure_current
-
-        try:
-            ensure_current(db, backup_dir=backup_dir)
-        except BaseException:
-            engine.dispose()
-            raise
-    return db
 
 
 # --- One writer per library -------------------------------------------------------------------------

@@ -84,7 +84,7 @@ class File(Base):
 
     __table_args__ = (
         Index("ix_files_dev_inode", "dev", "inode"),
-        Index("ix_files_size", "size"),  # move detection: size = ? AND name = ? (migration 0007)
+        Index("ix_files_size", "size"),  # move detection: a file with the same size and name
         Index("ix_files_video_id", "video_id"),
         # No `dir` index (migration 0009): a folder's files are a range of the path index (index.py).
     )

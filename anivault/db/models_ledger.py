@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from anivault.db.base import Base, utcnow
@@ -31,9 +31,6 @@ class Operation(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     error: Mapped[str | None] = mapped_column(Text)
 
-    # A run's rollbacks (migration 0011): how a reported `undone` is found (anivault/organize/itemstate.py).
-    __table_args__ = (Index("ix_operations_undo_of", "undo_of"),)
-
 
 class OperationItem(Base):
     """One file (or folder) step of a run, with the source fingerprint taken when it was planned."""
@@ -43,17 +40,13 @@ class OperationItem(Base):
     op_id: Mapped[int] = mapped_column(ForeignKey("operations.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
     file_id: Mapped[int | None] = mapped_column(ForeignKey("files.id", ondelete="SET NULL"))
-    # move|copy|hardlink|symlink|mkdir (organize); move|unlink|rmdir (rollback)
+    # move|copy|hardlink|symlink|mkdir (organize); move|restore|unlink|rmdir (rollback)
     action: Mapped[str] = mapped_column(String(16))
     # Paths as readable text plus the exact bytes when the name is not valid UTF-8 (anivault.pathcodec).
     src: Mapped[str | None] = mapped_column(Text)
     src_raw: Mapped[bytes | None] = mapped_column(LargeBinary)
     dst: Mapped[str] = mapped_column(Text)
     dst_raw: Mapped[bytes | None] = mapped_column(LargeBinary)
-    # How many characters of src/dst are the folder (the name starts one separator later); NULL: search
-    # the text (a file at a filesystem root, Windows paths, rows written before migration 0006).
-    src_dir_len: Mapped[int | None] = mapped_column(Integer)
-    dst_dir_len: Mapped[int | None] = mapped_column(Integer)
     tmp: Mapped[str | None] = mapped_column(Text)  # temp name beside dst for cross-device copies
     size: Mapped[int | None] = mapped_column(BigInteger)
     mtime_ns: Mapped[int | None] = mapped_column(BigInteger)
@@ -62,8 +55,7 @@ class OperationItem(Base):
     hash: Mapped[str | None] = mapped_column(String(64))
     dst_dev: Mapped[int | None] = mapped_column(BigInteger)
     dst_inode: Mapped[int | None] = mapped_column(BigInteger)
-    # pending|done|failed|skipped|conflict|aborted (|undone: written by versions before migration 0011;
-    # now derived, see anivault/organize/itemstate.py)
+    # pending|done|failed|skipped|conflict|aborted; an organize item its rollback reversed: undone
     state: Mapped[str] = mapped_column(String(16), default="pending")
     note: Mapped[str | None] = mapped_column(Text)  # why skipped/failed/conflict, or "identical"
     undo_of: Mapped[int | None] = mapped_column(Integer)  # the organize item a rollback item reverses
@@ -71,8 +63,5 @@ class OperationItem(Base):
 
     __table_args__ = (
         Index("uq_operation_items_op_id_seq", "op_id", "seq", unique=True),
-        # A file's history, run by run (migration 0010): a run's entries fill a region of their own, so
-        # writing an intent costs the same however long the ledger's history. Organize items only (0012):
-        # a rollback's items are found from the items they reverse, and its intent does not pay for them.
-        Index("ix_operation_items_op_id_file_id", "op_id", "file_id", sqlite_where=text("undo_of IS NULL")),
+        Index("ix_operation_items_file_id", "file_id"),  # a file's history (`anivault show N`)
     )

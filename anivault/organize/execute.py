@@ -1,66 +1,50 @@
 """Carry out a run's pending ledger items against the disk, and write the outcomes back in batches.
 
-Items run in ledger order in one thread: order matters (folders before files, a vacated name before its
-reuse, the halves of a swap), and same-device moves are metadata operations that a pool would not speed up.
-Outcomes go to the ledger writer in batches (every BATCH items or BATCH_SECONDS); it commits them every
-COMMIT_ITEMS items or COMMIT_SECONDS, after the folders they touched are fsynced, so a `done` in the ledger
-always describes a durable state.
+One loop, the same on every platform: for each item, check the source against its fingerprint, rename (or
+copy, link) without replacing, and look closer only when that fails. Items run in ledger order in one
+thread: order matters (folders before files, a vacated name before its reuse, the halves of a swap), and
+same-device moves are metadata operations that a pool would not speed up.
+
+Outcomes go to the run's one writer thread a batch at a time (BATCH items or BATCH_SECONDS); it makes the
+folders the batch touched durable and only then commits the batch, so a `done` in the ledger always
+describes a durable state. File operations and ledger writes overlap: both release Python's lock.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import gc
 import os
 import queue
 import shutil
 import signal
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from anivault.errors import Interrupted
 from anivault.organize.fileops import (
-    FAST_MOVES,
-    HAVE_PROC_FD,
-    PROC_FD,
-    FolderHandles,
     SourceChanged,
     SourceKept,
+    TargetFolders,
     VerifyFailed,
     copy_move,
     crashpoint,
-    fast_move,
-    lean_runner,
+    fsync_dir,
     lstat_or_none,
-    move_same_device,
+    move_no_replace,
+    not_a_file,
+    shown,
     sync_folders,
-    through_handle,
 )
-from anivault.organize.ledger import RUN_CACHE_KIB, ItemResult, Ledger, LedgerItem, StepStream, item_of_step
+from anivault.organize.ledger import ItemResult, Ledger, LedgerItem, part_path
 from anivault.organize.plan import Step, numbered
+from anivault.organize.undo import plan_undo
 
-# A batch is handed to the writer thread every 5,000 items or 2 s; the writer writes it at once, and commits
-# every COMMIT_ITEMS items with one syncfs per filesystem before (a journal commit that stalls concurrent
-# renames): 25,000 items keeps that, and the pages each commit rewrites, small (scripts/bench_organize.py).
-BATCH = 5000
-BATCH_SECONDS = 2.0
-# The last TAIL_ITEMS items go in batches of TAIL_BATCH: what the writer still has to write once the last
-# file has moved is then one small batch, not up to 5,000 items' `files` rows (0.05-0.12 s at 100k).
-TAIL_ITEMS = 2 * BATCH
-TAIL_BATCH = 1000
-COMMIT_ITEMS = 25000
-# The writer also commits when the run reaches these many items before its end, so its last commit holds
-# only the last few batches' pages, not up to COMMIT_ITEMS items' (docs/organize-benchmark-log.md).
-COMMIT_BEFORE_END = (6000, 1500)
-COMMIT_SECONDS = 2.0
-# Lean moves per call into C (_lean.c): ~4 ms of renames between two looks at Ctrl-C and the clock.
-LEAN_CALL = 256
+BATCH = 1000  # outcomes per commit: a few milliseconds of ledger writes, never one commit per file
+BATCH_SECONDS = 1.0  # ... or this often, so a slow item (a long copy) does not hold finished ones back
 # A file held open elsewhere (Windows sharing violation, EBUSY): retry with backoff, then report it.
 RETRY_DELAYS = (0.5, 1.0, 2.0)
 STOP_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT}
@@ -86,177 +70,34 @@ class StopRun(Exception):
     """Stop the whole run after this item (disk full, read-only destination, --conflict fail)."""
 
 
-class _Context:
-    def __init__(self, ledger: Ledger, op_id: int, kind: str, root: str | None, options: RunOptions) -> None:
-        self.ledger = ledger
-        self.op_id = op_id
-        self.kind = kind
-        self.root = root
-        self.options = options
-        self.dirs: set[str] = set()
-        self._dev: dict[str, int] = {}
-        self._confined: set[str] = set()
-        # Folder handles for the lean same-device move; targets are checked like check_folder's paths.
-        self.sources = FolderHandles()
-        self.targets = FolderHandles(confine=self.check_folder, exact=root is not None)
-
-    def dev_of(self, folder: str) -> int:
-        dev = self._dev.get(folder)
-        if dev is None:
-            dev = self._dev[folder] = os.stat(folder).st_dev
-        return dev
-
-    def pinned(self, path: str) -> str:
-        """``path`` as the general path writes it: checked like check_folder, then (Linux) reached through
-        the open handle of its folder, so a folder swapped for a symlink between the check and the write
-        cannot redirect it (RELIABILITY scenario 16). Use it right away: another folder's handle may evict it.
-        """
-        folder, _, name = path.rpartition(os.sep)
-        folder = folder or os.sep
-        self.check_folder(folder)
-        if not HAVE_PROC_FD:
-            return path
-        try:
-            fd = self.targets.get(folder)[0]
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink: swapped in since check_folder
-                raise OSError(errno.ELOOP, "refusing to write through a symlink", folder) from exc
-            raise
-        return through_handle(fd, name)
-
-    def check_folder(self, folder: str) -> None:
-        """Refuse to write through a symlink or outside the library root (re-checked at execution, G6)."""
-        if folder in self._confined:
-            return
-        if self.root is not None:
-            real = os.path.realpath(folder)
-            root = self.root
-            if real != folder or not (real == root or real.startswith(root.rstrip(os.sep) + os.sep)):
-                raise OSError(
-                    errno.ELOOP, "refusing to write through a symlink or outside the library", folder
-                )
-        elif not os.path.isdir(folder):
-            os.makedirs(folder, exist_ok=True)  # rollback: the original folder may have been removed
-        self._confined.add(folder)
-
-
+@dataclass(slots=True)
 class Batch:
-    """One batch of outcomes: runs of items done exactly as planned, and every other outcome in full."""
-
-    __slots__ = ("_hi", "_lo", "commit", "folders", "op_id", "plain", "results", "size")
-
-    def __init__(self, op_id: int) -> None:
-        self.op_id = op_id
-        self.commit = False  # the writer commits once it has written this batch
-        self.plain: list[tuple[int, int, int]] = []  # (op_id, first seq, last seq)
-        self.results: list[ItemResult] = []
-        self.size = 0
-        self.folders: set[str] = set()  # whose entries changed: made durable before the commit
-        self._lo = self._hi = -1  # the current run of lean moves, not yet in `plain`
-
-    def add_lean(self, seq: int) -> None:
-        """A lean move, done exactly as planned: it only extends the current run of seqs."""
-        if self._hi < 0:
-            self._lo = seq
-        self._hi = seq
-
-    def add(self, result: ItemResult) -> None:
-        self.end_run()
-        self.results.append(result)
-
-    def end_run(self) -> None:
-        if self._hi >= 0:
-            self.plain.append((self.op_id, self._lo, self._hi))
-            self._hi = -1
-
-
-_IDLE = Batch(0)  # the writer's queue stayed empty for COMMIT_SECONDS
+    results: list[ItemResult] = field(default_factory=list)
+    folders: set[str] = field(default_factory=set)  # whose entries changed: made durable before the commit
 
 
 class BatchWriter:
-    """The run's one writer thread: writes each batch's outcomes, and commits them after making the
-    folders they touched durable.
-
-    File operations and ledger writes overlap: the file calls release Python's lock, and so does SQLite
-    for each statement, which is why the writer does its per-file work in set-based statements
-    (Ledger.record_into). The order that matters is kept: outcomes are committed `done` only after their
-    folders are synced.
-    """
+    """The run's one writer thread: makes each batch's folders durable, then commits its outcomes."""
 
     def __init__(self, ledger: Ledger) -> None:
-        # A batch moves files whose rows and index entries can lie all over `files` (ids follow the index's
-        # walk, a plan follows the targets): with SQLite's default 2 MB page cache each batch re-read and
-        # spilled most of them. 64 MB, taken only as pages are used: 100k moves 3.0x -> 2.6x (apply) and
-        # 3.5x -> 2.8x (rollback) of the bare loop where they did (docs/organize-benchmark-log.md, the
-        # first walk layout).
-        self._ledger = Ledger(ledger.db, check_foreign_keys=False, cache_kib=RUN_CACHE_KIB)
+        self._ledger = Ledger(ledger.db)
         self._queue: queue.Queue[Batch | None] = queue.Queue(maxsize=4)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        # The batches' statements run as they arrive, beside the file operations, but their transaction is
-        # committed only every COMMIT_ITEMS items (COMMIT_SECONDS, or the run's end): a batch's `files`
-        # rows lie all over the table when ids follow the index's walk, so each commit rewrote most of the
-        # table's pages, and its automatic checkpoint copied them again. With 5,000-item commits, 100k
-        # moves wrote 770 MB; committing every 25,000 writes 350 MB (docs/organize-benchmark-log.md).
-        # Items wait `pending` a little longer, which recovery resolves against the disk as before.
-        conn = self._ledger.conn
-        folders: set[str] = set()
-        open_items = 0
-        opened = 0.0
-        stop = False
-        while not stop:
-            # Every batch waiting when the writer comes back goes in at once. With a transaction open it
-            # waits at most COMMIT_SECONDS: a slow item (a long copy) does not hold earlier ones uncommitted.
-            batches: list[Batch] = []
-            try:
-                item = self._queue.get(timeout=COMMIT_SECONDS if open_items else None)
-            except queue.Empty:
-                item = _IDLE
-            while item is not _IDLE:
-                if item is None:
-                    stop = True
-                    break
-                if item.results or item.plain or item.commit:
-                    batches.append(item)
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if self._error is not None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is not None or not batch.results:
                 continue
             try:
-                if batches:
-                    if not open_items:
-                        conn.execute("BEGIN IMMEDIATE")
-                        opened = time.monotonic()
-                    self._ledger.record_into(
-                        conn, [r for b in batches for r in b.results], [p for b in batches for p in b.plain]
-                    )
-                    folders.update(*(b.folders for b in batches))
-                    open_items += sum(max(b.size, 1) for b in batches)
-                if open_items and (
-                    stop
-                    or open_items >= COMMIT_ITEMS
-                    or any(b.commit for b in batches)
-                    or time.monotonic() - opened > COMMIT_SECONDS
-                ):
-                    # A `done` must describe a durable state: the batches' folders first, then the commit.
-                    if folders:
-                        crashpoint("before_dir_fsync")
-                        sync_folders(folders)
+                crashpoint("before_dir_fsync")
+                sync_folders(batch.folders)
+                with self._ledger.tx() as c:
+                    self._ledger.record_into(c, batch.results)
                     crashpoint("before_done_commit")
-                    conn.execute("COMMIT")
-                    folders = set()
-                    open_items = 0
-            except BaseException as exc:  # surfaced to the run's thread at the next put/close
+            except BaseException as exc:  # handed to the run's thread at its next put or at close
                 self._error = exc
-                open_items = 0
-                if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
 
     def put(self, batch: Batch) -> None:
         if self._error is not None:
@@ -273,22 +114,18 @@ class BatchWriter:
 
 class CtrlC:
     """Ctrl-C during a run. The first one asks the run to stop after the item in hand, so every file
-    operation that happened is recorded: a KeyboardInterrupt raised between a rename and its record
-    would leave a moved file marked "not attempted". A second one stops at once, as a crash would, and
-    recovery settles the item in hand against the disk. (Only the main thread can take signals; elsewhere
-    Ctrl-C keeps Python's behaviour.)"""
+    operation that happened is recorded (a KeyboardInterrupt between a rename and its record would leave
+    a moved file marked "not attempted"). A second one stops at once, as a crash would, and recovery
+    settles the item in hand against the disk. Only the main thread can take signals."""
 
     def __init__(self) -> None:
         self.requested = False
         self.forced = False
-        self._installed = False
         self._old: Any = None
 
     def __enter__(self) -> CtrlC:
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, self._handle)
-            self._installed = True
+            self._old = signal.signal(signal.SIGINT, self._handle)
         return self
 
     def _handle(self, _signum: int, _frame: object) -> None:
@@ -298,24 +135,22 @@ class CtrlC:
         self.requested = True
 
     def __exit__(self, *exc: object) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, self._old if self._old is not None else signal.default_int_handler)
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector for a run. A run makes tens of thousands of small objects and no
-    cycles; left on, the collector walked the whole heap every few thousand items, and that was a quarter
-    of the executor's time at 20k files (scripts/bench_organize.py). Garbage is still freed as it goes.
-    Pauses nest (planning holds one inside the organize command's): only the outermost turns the collector
-    back on."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+class _Context:
+    def __init__(self, op_id: int, kind: str, root: str | None, options: RunOptions) -> None:
+        self.op_id = op_id
+        self.kind = kind
+        self.options = options
+        self.targets = TargetFolders(root)
+        self.root = root
+        self.touched: set[str] = set()
+
+    def touch(self, *paths: str) -> None:
+        for p in paths:
+            self.touched.add(os.path.dirname(p) or os.sep)
 
 
 def run_operation(
@@ -323,144 +158,52 @@ def run_operation(
     op_id: int,
     options: RunOptions,
     progress: Callable[[int], None] | None = None,
-    steps: Sequence[Step] | StepStream | None = None,
+    steps: Iterable[Step] | None = None,
 ) -> RunSummary:
-    """Execute every pending item of run ``op_id`` (or, for a run just written, its ``steps``: the items
-    are exactly those, and are not read back, or for a rollback the StepStream that reads them while the
-    run goes on); Ctrl-C stops cleanly. Callers hold service.writing, which pauses the cycle collector."""
-    with CtrlC() as ctrl_c:
-        return _run_operation(ledger, op_id, options, progress, steps, ctrl_c)
-
-
-def _run_operation(
-    ledger: Ledger,
-    op_id: int,
-    options: RunOptions,
-    progress: Callable[[int], None] | None,
-    steps: Sequence[Step] | StepStream | None,
-    ctrl_c: CtrlC,
-) -> RunSummary:
+    """Carry out run ``op_id``: its ``steps`` when it was just written, else its pending items."""
     op = ledger.operation(op_id, counts=False)
     assert op is not None
-    root = op.dest
-    ctx = _Context(ledger, op_id, op.kind, root, options)
-    batch = Batch(op_id)
-    ctx.dirs = batch.folders
-    last_flush = time.monotonic()
-    stopped: str | None = None
-    i = total = tail = 0  # batches hold BATCH items, TAIL_BATCH from item `tail` on (the last TAIL_ITEMS)
-    flushed_at = 0  # i at the last flush
+    ctx = _Context(op_id, op.kind, op.dest, options)
+    todo = steps if steps is not None else ledger.items(op_id, ["pending"])
     writer = BatchWriter(ledger)
+    batch = Batch()
+    ctx.touched = batch.folders
+    last = time.monotonic()
+    stopped: str | None = None
 
     def flush() -> None:
-        nonlocal batch, last_flush, flushed_at
-        batch.end_run()
-        batch.commit = any(flushed_at < k <= i for k in commit_at)
-        flushed_at = i
+        nonlocal batch, last
         writer.put(batch)
-        batch = Batch(op_id)
-        ctx.dirs = batch.folders
-        last_flush = time.monotonic()
+        batch = Batch()
+        ctx.touched = batch.folders
+        last = time.monotonic()
 
-    def recorded(n: int, read_clock: bool) -> None:
-        """After ``n`` items went into the batch: progress, Ctrl-C (the items in hand are recorded: stop
-        here), and a flush when the batch is full or (if ``read_clock``) old enough."""
-        batch.size += n
-        if progress is not None:
-            progress(n)
-        if ctrl_c.requested:
-            raise KeyboardInterrupt
-        if batch.size >= (TAIL_BATCH if i >= tail else BATCH) or (
-            read_clock and time.monotonic() - last_flush > BATCH_SECONDS
-        ):
-            flush()
-
-    sources, targets = ctx.sources, ctx.targets
-    stream: StepStream | None = None
-    if isinstance(steps, StepStream):
-        stream = steps
-        todo, total = stream.steps, stream.total  # a list that grows while the run goes on
-    else:
-        todo = (
-            steps
-            if isinstance(steps, list)
-            else list(steps if steps is not None else ledger.pending_steps(op_id))
-        )
-        total = len(todo)
-    ready = len(todo)  # items of todo that are in (all of them, but for a stream)
-    # A run just written has no items but these: its outcomes, tallied here, are its counts, and finish
-    # need not count 100,000 rows again (0.03-0.05 s). A resumed run has earlier outcomes: finish counts.
-    tally: dict[str, int] | None = {} if steps is not None else None
-    lean_done = 0
-    lean = FAST_MOVES
-    many = lean_runner()
-    tail = max(0, total - TAIL_ITEMS) if TAIL_BATCH < BATCH else total
-    commit_at = [total - k for k in COMMIT_BEFORE_END if total - k > 0]
+    ctrl_c = CtrlC()
     try:
-        while i < total:
-            if i >= ready:
-                assert stream is not None
-                ready = stream.wait(i)
-                if i >= ready:  # the read ended short: the rest comes back from the ledger
-                    todo.extend(stream.remainder(ledger))
-                    ready = len(todo)
-                    stream = None
-                    if i >= ready:
-                        break
-            if many is not None:
-                # Runs of lean moves in C, up to LEAN_CALL at a time (Ctrl-C and the clock are looked at
-                # between calls); it stops at the first item that is not one, which the loop below takes.
-                room = (BATCH if i < tail else TAIL_BATCH) - batch.size
-                moved, why = many(
-                    todo, i, min(ready, i + LEAN_CALL, i + room, tail if i < tail else total),
-                    sources._open, targets._open, batch.folders,
-                )  # fmt: skip
-                if moved:
-                    batch.add_lean(todo[i].seq)
-                    batch.add_lean(todo[i + moved - 1].seq)
-                    i += moved
-                    lean_done += moved
-                    recorded(moved, True)
-                if why == 0:
-                    continue
-            item = todo[i]
-            i += 1
-            src, fp = item.src, item.fp
-            if (
-                lean
-                and fp is not None
-                and src is not None
-                and item.action == "move"
-                and fast_move(src, item.dst, fp, sources, targets, batch.folders)
-            ):
-                # Most items of a run: a lean move, done exactly as planned (inode, size, mtime kept): the
-                # commit marks a whole run of them in one statement.
-                batch.add_lean(item.seq)
-                lean_done += 1
-                quick = True
-            else:
-                full = item_of_step(op_id, item)
+        with ctrl_c:
+            for step in todo:
+                if ctrl_c.requested:
+                    raise KeyboardInterrupt
+                item = step if isinstance(step, LedgerItem) else LedgerItem.of_step(op_id, step)
                 try:
-                    result = execute_item(full, ctx)
+                    result = execute_item(item, ctx)
                 except StopRun as stop:
                     stopped = str(stop)
-                    batch.add(ItemResult(full, "failed", stopped))
-                    if tally is not None:
-                        tally["failed"] = tally.get("failed", 0) + 1
+                    batch.results.append(ItemResult(item, "failed", stopped))
                     break
-                batch.add(result)
-                if tally is not None:
-                    tally[result.state] = tally.get(result.state, 0) + 1
-                quick = False
-            # A lean move takes microseconds: the clock is read after every 256 of them, not every one.
-            recorded(1, not quick or not (batch.size + 1) & 255)
-        flush()
+                batch.results.append(result)
+                if progress is not None:
+                    progress(1)
+                if len(batch.results) >= BATCH or time.monotonic() - last > BATCH_SECONDS:
+                    flush()
+            flush()
     except KeyboardInterrupt:
         flush()
         writer.close()
+        ctx.targets.close()
         if ctrl_c.forced:
-            # Stopped at once: an item may have happened without its record. The run stays `running`, and
-            # recovery (first thing any writing command does) resolves its pending items against the disk.
+            # Stopped at once: the item in hand may have happened without its record. The run stays
+            # `running`, and recovery (the first thing any writing command does) settles it against the disk.
             raise Interrupted(
                 f"run {op_id} stopped at once; finished items are recorded, the one in hand is checked next",
                 hint="run `anivault recover` (any organize or rollback also does it first)",
@@ -473,35 +216,23 @@ def _run_operation(
         ) from None
     except BaseException:
         # Commit what finished; the rest stays pending for recovery to resolve against the disk.
-        flush()
-        writer.close()
+        with contextlib.suppress(BaseException):
+            flush()
+            writer.close()
+        ctx.targets.close()
         raise
-    finally:
-        if stream is not None:
-            stream.close()
-        sources.close()
-        targets.close()
     writer.close()
+    ctx.targets.close()
     if stopped is not None:
-        aborted = ledger.mark_pending(op_id, "aborted", f"not attempted: the run stopped ({stopped})")
-        if tally is not None:
-            tally["aborted"] = aborted
-    if tally is not None:
-        if lean_done:
-            tally["done"] = tally.get("done", 0) + lean_done
-        tally = {state: k for state, k in tally.items() if k}
-    return finish(ledger, op_id, stopped, tally)
+        ledger.mark_pending(op_id, "aborted", f"not attempted: the run stopped ({stopped})")
+    return finish(ledger, op_id, stopped)
 
 
-def finish(
-    ledger: Ledger, op_id: int, stopped: str | None = None, counts: dict[str, int] | None = None
-) -> RunSummary:
-    """Derive and store the run's status from its items' states (``counts``: the executor's tally of a
-    run it carried out from start to end, which is what counting the items would give)."""
-    op = ledger.operation(op_id, counts=False)
+def finish(ledger: Ledger, op_id: int, stopped: str | None = None) -> RunSummary:
+    """Derive and store the run's status from its items' states."""
+    op = ledger.operation(op_id)
     assert op is not None
-    if counts is None:
-        counts = ledger.counts(op_id)
+    counts = op.counts
     if counts.get("pending"):
         status = "running"
     elif stopped is not None:
@@ -524,9 +255,7 @@ def finish(
 
 
 def _describe(exc: OSError, path: str, need: int | None = None) -> str:
-    where = exc.filename if isinstance(exc.filename, str) else None
-    if where is None or where.startswith(PROC_FD + "/"):
-        where = path  # a path through a folder handle means nothing to the user: name the target
+    where = shown(exc.filename, path) if isinstance(exc.filename, str) else path
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         try:
             free = shutil.disk_usage(os.path.dirname(path) or ".").free
@@ -541,148 +270,132 @@ def _describe(exc: OSError, path: str, need: int | None = None) -> str:
     return f"{exc.strerror or exc}: {where}"
 
 
-def _with_retries(item: LedgerItem, ctx: _Context) -> ItemResult:
+def execute_item(item: LedgerItem, ctx: _Context) -> ItemResult:
+    """Perform one item; returns its outcome. Raises StopRun for errors that doom the rest of the run."""
     for delay in (*RETRY_DELAYS, None):
         try:
             return _execute(item, ctx)
-        except PermissionError as exc:
-            if getattr(exc, "winerror", None) != 32 or delay is None:
-                raise
+        except StopRun:
+            raise
         except OSError as exc:
-            if exc.errno not in (errno.EBUSY, errno.ETXTBSY) or delay is None:
-                raise
-        time.sleep(delay)
+            busy = getattr(exc, "winerror", None) == 32 or exc.errno in (errno.EBUSY, errno.ETXTBSY)
+            if busy and delay is not None:
+                time.sleep(delay)
+                continue
+            note = _describe(exc, item.dst, item.fp.size if item.fp else None)
+            if busy:
+                note = f"file in use, gave up after {len(RETRY_DELAYS) + 1} tries: {item.src or item.dst}"
+            if exc.errno in STOP_ERRNOS:
+                raise StopRun(note) from exc
+            return ItemResult(item, "failed", note)
     raise AssertionError("unreachable")
-
-
-def execute_item(item: LedgerItem, ctx: _Context) -> ItemResult:
-    """Perform one item; returns its outcome. Raises StopRun for errors that doom the rest of the run."""
-    try:
-        return _with_retries(item, ctx)
-    except StopRun:
-        raise
-    except OSError as exc:
-        note = _describe(exc, item.dst, item.fp.size if item.fp else None)
-        if getattr(exc, "winerror", None) == 32 or exc.errno in (errno.EBUSY, errno.ETXTBSY):
-            note = f"file in use, gave up after {len(RETRY_DELAYS) + 1} tries: {exc.filename or item.src}"
-        if exc.errno in STOP_ERRNOS:
-            raise StopRun(note) from exc
-        return ItemResult(item, "failed", note)
 
 
 def _execute(item: LedgerItem, ctx: _Context) -> ItemResult:
     action = item.action
     if action == "mkdir":
-        parent = os.path.dirname(item.dst)
-        root = ctx.root or ""
-        if item.dst == root or root.startswith(item.dst + os.sep):
-            # Creating the library root (or its missing parents): only refuse a symlinked path.
-            if os.path.realpath(parent) != parent:
-                raise OSError(errno.ELOOP, "refusing to write through a symlink", parent)
-            where = item.dst
-        else:
-            where = ctx.pinned(item.dst)
-        try:
-            os.mkdir(where)
-        except FileExistsError:
-            if os.path.isdir(item.dst) and not os.path.islink(item.dst):
-                return ItemResult(item, "done", "existed")  # not ours: rollback leaves it
-            return ItemResult(item, "failed", "a file is in the way of this folder")
-        ctx.dirs.add(parent)
-        return ItemResult(item, "done")
+        return _mkdir(item, ctx)
     if action == "rmdir":
-        try:
-            os.rmdir(item.dst)
-        except FileNotFoundError:
-            return ItemResult(item, "done", "already gone")
-        except OSError as exc:
-            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
-                return ItemResult(
-                    item, "skipped", "folder not empty (holds files AniVault did not put there)"
-                )
-            raise
-        ctx.dirs.add(os.path.dirname(item.dst))
-        return ItemResult(item, "done")
-    if action == "unlink":
-        return _unlink(item, ctx)
+        return _rmdir(item, ctx)
+    if action in ("unlink", "restore"):
+        return _undo_placed(item, ctx)
     assert item.src is not None and item.fp is not None
+    rollback = ctx.kind == "rollback"
     st = lstat_or_none(item.src)
-    what = "target" if ctx.kind == "rollback" else "source"
+    what = "target" if rollback else "source"
     if st is None:
-        return ItemResult(item, "failed" if ctx.kind == "organize" else "skipped", f"{what} missing")
+        return ItemResult(item, "skipped" if rollback else "failed", f"{what} missing")
+    odd = not_a_file(st)
+    if odd is not None:
+        return ItemResult(item, "skipped" if rollback else "failed", f"{what} is {odd}, not a file")
     diff = item.fp.differences(st)
     if diff:
-        when = "since organize" if ctx.kind == "rollback" else "since it was planned"
+        when = "since organize" if rollback else "since it was planned"
         return ItemResult(
-            item,
-            "failed" if ctx.kind == "organize" else "skipped",
-            f"{what} changed {when}: {', '.join(diff)}",
+            item, "skipped" if rollback else "failed", f"{what} changed {when}: {', '.join(diff)}"
         )
-    parent = os.path.dirname(item.dst)
-    ctx.check_folder(parent)
     dst = item.dst
-    if item.action == "move" and st.st_dev == ctx.dev_of(parent):
-        # The common case, kept lean: one atomic no-clobber rename (inode, size and mtime unchanged).
-        at = ctx.pinned(dst)
-        try:
-            method = move_same_device(item.src, at)
-        except FileExistsError:
-            pass  # the conflict policy below decides
-        except SourceKept as kept:  # link made, source could not be unlinked: it is a hardlink now
-            return ItemResult(item, "done", str(kept), None, "hardlink", dst_st=os.lstat(at))
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:  # bind mounts of one device: _place copies instead
-                raise
-        else:
-            ctx.dirs.add(parent)
-            ctx.dirs.add(item.src.rpartition(os.sep)[0] or os.sep)
-            return ItemResult(item, "done", None if method == "rename" else method)
-    for _attempt in range(1000):
+    for attempt in range(2, 1000):
         try:
             return _place(item, ctx, dst, st)
         except FileExistsError:
-            if ctx.kind == "rollback":
+            if not rollback and _same_file(item.src, dst, st):
+                return _drop_source_name(item, ctx, dst, st)
+            if rollback:
                 return ItemResult(item, "skipped", "original path is occupied by another file")
             if ctx.options.conflict == "fail":
                 raise StopRun(f"target appeared since planning: {dst} (--conflict fail)") from None
             if ctx.options.conflict == "skip":
                 return ItemResult(item, "skipped", "target appeared since planning")
-            dst = numbered(item.dst, _attempt + 2)
+            dst = numbered(item.dst, attempt)
     return ItemResult(item, "failed", "no free name for --conflict rename")
 
 
+def _same_file(src: str, dst: str, st: os.stat_result) -> bool:
+    """``dst`` is another name (a hard link) of the file at ``src``, not the same name in another case."""
+    other = lstat_or_none(dst)
+    return (
+        other is not None
+        and (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino)
+        and os.path.normcase(src) != os.path.normcase(dst)
+        and st.st_nlink > 1
+    )
+
+
+def _drop_source_name(item: LedgerItem, ctx: _Context, dst: str, st: os.stat_result) -> ItemResult:
+    """A move whose target is already a hard link of its source (an earlier `--action hardlink` run): the
+    file is where it belongs, so only the source's name goes."""
+    assert item.src is not None
+    if item.action != "move":
+        return ItemResult(
+            item,
+            "done",
+            "already linked: the target is this file",
+            dst if dst != item.dst else None,
+            dst_st=st,
+        )
+    fsync_dir(os.path.dirname(dst))
+    os.unlink(item.src)
+    crashpoint("after_src_unlink")
+    ctx.touch(item.src)
+    return ItemResult(
+        item,
+        "done",
+        "the target was already a hard link of the source",
+        dst if dst != item.dst else None,
+        dst_st=st,
+    )
+
+
 def _place(item: LedgerItem, ctx: _Context, dst: str, st: os.stat_result) -> ItemResult:
-    fp = item.fp
-    assert fp is not None and item.src is not None
-    src = item.src
+    """Put the source at ``dst`` without replacing anything; FileExistsError when something is there."""
+    src, fp = item.src, item.fp
+    assert src is not None and fp is not None
     renamed = dst if dst != item.dst else None
+    at = ctx.targets.pin(dst)  # checked, then written through the folder's handle
     action = item.action
-    # Every write below goes through the open handle of the target's folder (checked, then pinned).
-    at = ctx.pinned(dst)
     try:
-        if action == "move" and st.st_dev == ctx.dev_of(os.path.dirname(dst)):
+        if action == "move" and st.st_dev == ctx.targets.device(dst):
             try:
-                method = move_same_device(src, at)
+                method = move_no_replace(src, at)
             except OSError as exc:
-                if exc.errno != errno.EXDEV:  # bind mounts of one device: fall through to copying
+                if exc.errno != errno.EXDEV:  # bind mounts of one device: copy instead
                     raise
             else:
-                ctx.dirs.add(os.path.dirname(dst))
-                ctx.dirs.add(os.path.dirname(src))
-                # A rename keeps inode, size and mtime: the stat rollback will check is the source's.
+                ctx.touch(src, dst)
+                # A rename keeps inode, size and mtime: what rollback will check is the source's.
                 return ItemResult(item, "done", None if method == "rename" else method, renamed, dst_st=st)
         if action in ("move", "copy"):
-            from anivault.organize.ledger import part_path
-
-            part = part_path(item.op_id, item.seq, at)
             try:
                 digest = copy_move(
-                    src, at, part, fp, verify=ctx.options.verify, remove_source=action == "move"
-                )
+                    src, at, part_path(item.op_id, item.seq, at), fp,
+                    verify=ctx.options.verify, remove_source=action == "move",
+                )  # fmt: skip
             except SourceChanged as exc:
                 return ItemResult(item, "failed", f"source changed during copy, kept; retry later ({exc})")
             except VerifyFailed as exc:
                 return ItemResult(item, "failed", f"verify failed, source kept: {exc}")
+            ctx.touch(src, dst)
             return ItemResult(item, "done", None, renamed, dst_st=os.lstat(at), hash=digest)
         if action == "hardlink":
             try:
@@ -691,40 +404,82 @@ def _place(item: LedgerItem, ctx: _Context, dst: str, st: os.stat_result) -> Ite
                 if exc.errno == errno.EXDEV:
                     return ItemResult(item, "failed", "hardlink impossible: different filesystem")
                 raise
-            ctx.dirs.add(os.path.dirname(dst))
+            ctx.touch(dst)
             return ItemResult(item, "done", None, renamed, dst_st=st)
         if action == "symlink":
             os.symlink(os.path.abspath(src), at)
-            ctx.dirs.add(os.path.dirname(dst))
+            ctx.touch(dst)
             return ItemResult(item, "done", None, renamed, dst_st=os.lstat(at))
     except SourceKept as kept:
-        # The target is complete and durable; the source stays where it is, so this is a copy now.
+        # The target is complete and durable; the source stays where it is: a copy (or link) now.
+        ctx.touch(dst)
         new_action = "hardlink" if kept.method == "link" else "copy"
         return ItemResult(item, "done", str(kept), renamed, new_action, dst_st=os.lstat(at))
     raise ValueError(f"unknown action {action!r}")
 
 
-def _unlink(item: LedgerItem, ctx: _Context) -> ItemResult:
-    """Rollback of a copy, hardlink or symlink: remove it only if it is still what organize made."""
-    # Looked at by path first: pinning a missing folder would create it (a rollback recreates the folders
-    # it moves files back into).
-    if lstat_or_none(item.dst) is None:
-        return ItemResult(item, "done", "already gone")
-    at = ctx.pinned(item.dst)  # checked, then removed, in the folder that was checked
-    st = lstat_or_none(at)
-    if st is None:
-        return ItemResult(item, "done", "already gone")
-    if item.fp is None:  # a symlink: it must still point at the original
-        try:
-            target = os.readlink(at)
-        except OSError:
-            return ItemResult(item, "skipped", "no longer the symlink organize made")
-        if item.src is not None and target != os.path.abspath(item.src):
-            return ItemResult(item, "skipped", "symlink now points elsewhere")
+def _mkdir(item: LedgerItem, ctx: _Context) -> ItemResult:
+    parent = os.path.dirname(item.dst)
+    root = ctx.root or ""
+    if item.dst == root or root.startswith(item.dst + os.sep):
+        # The library root itself (or its missing parents): only a symlinked path is refused.
+        if os.path.realpath(parent) != parent:
+            raise OSError(errno.ELOOP, "refusing to write through a symlink", parent)
+        where = item.dst
     else:
-        diff = item.fp.differences(st)
-        if diff:
-            return ItemResult(item, "skipped", f"target changed since organize: {', '.join(diff)}")
-    os.unlink(at)
-    ctx.dirs.add(os.path.dirname(item.dst))
+        where = ctx.targets.pin(item.dst)
+    try:
+        os.mkdir(where)
+    except FileExistsError:
+        if os.path.isdir(item.dst) and not os.path.islink(item.dst):
+            return ItemResult(item, "done", "existed")  # not ours: rollback leaves it
+        return ItemResult(item, "failed", "a file is in the way of this folder")
+    ctx.touch(item.dst)
     return ItemResult(item, "done")
+
+
+def _rmdir(item: LedgerItem, ctx: _Context) -> ItemResult:
+    try:
+        os.rmdir(item.dst)
+    except FileNotFoundError:
+        return ItemResult(item, "done", "already gone")
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            return ItemResult(item, "skipped", "folder not empty (holds files AniVault did not put there)")
+        raise
+    ctx.touch(item.dst)
+    return ItemResult(item, "done")
+
+
+def _undo_placed(item: LedgerItem, ctx: _Context) -> ItemResult:
+    """Undo a copy, a hard link or a symlink (undo.plan_undo decides; the last copy is never removed)."""
+    step = Step(item.seq, item.action, item.src, item.dst, item.fp, item.file_id)
+    undo = plan_undo(step)
+    if undo.do == "gone":
+        return ItemResult(item, "done", undo.why)
+    if undo.do in ("skip", "keep"):
+        return ItemResult(item, "skipped", undo.why)
+    placed = item.dst if item.action == "unlink" else item.src
+    assert placed is not None
+    if undo.do == "remove":
+        os.unlink(placed)
+        crashpoint("after_src_unlink")
+        ctx.touch(placed)
+        return ItemResult(
+            item,
+            "done",
+            None if item.action == "unlink" else "the original is still there: library copy removed",
+        )
+    # move-back: the original is gone, so the library file takes its place (a recorded, no-clobber move)
+    assert item.src is not None and item.fp is not None
+    moved = LedgerItem(item.op_id, item.seq, "move", item.src, item.dst, item.fp, item.file_id)
+    st = os.lstat(item.src)
+    try:
+        result = _place(moved, ctx, item.dst, st)
+    except FileExistsError:
+        return ItemResult(item, "skipped", "the original path was taken meanwhile; both kept")
+    if result.state != "done":
+        return ItemResult(item, result.state, result.note)
+    return ItemResult(
+        item, "done", "the original was gone: the library file moved back to it", dst_st=result.dst_st
+    )

@@ -14,6 +14,8 @@ far the action got:
 | target is the planned inode, source name reused  | `done` (a swap's next step already ran)           |
 | target there but a different file                | `conflict`: touch nothing, report                 |
 | neither source nor target                        | `failed` with an ALERT note (must never happen)   |
+| restore (a copy or link undone): library copy gone | `done` (removed, or moved back to the original)  |
+| restore: library copy still there                | `aborted`; the rollback, run again, decides anew  |
 
 Every action is idempotent (unlink what is provably a duplicate, stat, delete our own temp file), outcomes
 are committed in batches, and a recovery killed half-way is simply run again.
@@ -60,7 +62,7 @@ def recover(ledger: Ledger) -> RecoveryReport:
 
 
 def _unlink_part(item: LedgerItem) -> None:
-    if item.action in ("move", "copy"):
+    if item.action in ("move", "copy", "restore"):
         try:
             os.unlink(item.part)
         except FileNotFoundError:
@@ -83,6 +85,14 @@ def resolve(item: LedgerItem) -> ItemResult:
     src = item.src
     assert src is not None
     src_st = lstat_or_none(src)
+    if action == "restore":
+        # src is the library copy, dst the original path: once the copy is gone, the original holds the
+        # file (the copy was removed because the original was there, or it was moved back to it).
+        if src_st is None:
+            if dst_st is not None:
+                return ItemResult(item, "done", "recovered")
+            return ItemResult(item, "failed", ALERT)
+        return ItemResult(item, "aborted", "not finished; the rollback, run again, decides anew")
     fp = item.fp
     if dst_st is None:
         if src_st is not None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from anivault.errors import AniVaultError, UsageError
-from anivault.organize.execute import RunOptions, RunSummary, collector_paused, finish, run_operation
-from anivault.organize.fileops import crashpoint, limit_malloc_arenas
+from anivault.organize.execute import RunOptions, RunSummary, finish, run_operation
+from anivault.organize.fileops import crashpoint, lstat_or_none, not_a_file
 from anivault.organize.ledger import Ledger
 from anivault.organize.plan import (
     ACTIONS,
@@ -31,6 +31,7 @@ from anivault.organize.plan import (
 )
 from anivault.organize.recovery import RecoveryReport, recover
 from anivault.organize.template import resolve_templates
+from anivault.organize.undo import Undo, inverse_steps, plan_undo
 
 if TYPE_CHECKING:
     from anivault.db.engine import Database
@@ -59,17 +60,10 @@ class OrganizePlan:
 
 @contextmanager
 def writing(db: Database, purpose: str) -> Iterator[Ledger]:
-    """The writer lock, a ledger connection, and recovery of any interrupted run, in that order, with the
-    cycle collector paused throughout.
-
-    One pause for the whole run: paused only around each phase (expand, intent, run), the collector ran
-    between them, a full collection of 0.2-0.4 s over the caller's plan (100,000 moves) after the intent
-    and before the first rename (docs/organize-benchmark-log.md). Callers drop the run's steps before
-    leaving, or the collection the pause's end sets off walks all of them (0.03-0.05 s)."""
+    """The writer lock, a ledger connection, and recovery of any interrupted run, in that order."""
     from anivault.db.engine import writer_lock
 
-    limit_malloc_arenas()  # before the run's threads start (fileops: peak memory)
-    with collector_paused(), writer_lock(db.path, purpose=purpose), Ledger(db) as ledger:
+    with writer_lock(db.path, purpose=purpose), Ledger(db) as ledger:
         recover(ledger)
         yield ledger
 
@@ -91,7 +85,7 @@ def validate_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
 
 
 def plan_from_inputs(
-    inputs: list[PlanInput],
+    inputs: Iterable[PlanInput],
     dest: str,
     *,
     action: str = "move",
@@ -102,7 +96,7 @@ def plan_from_inputs(
     library_roots: Iterable[str] = (),
 ) -> OrganizePlan:
     """Plan moves for matched videos (pure apart from reading the disk). ``library_roots`` are the indexed
-    folders: the destination may lie inside none of them, whether or not this plan has files from it."""
+    folders: the destination may lie inside none of them."""
     from anivault.organize.template import DEFAULT_MOVIE_TEMPLATE, DEFAULT_SERIES_TEMPLATE, PRESETS
 
     validate_choice("action", action, ACTIONS)
@@ -113,29 +107,88 @@ def plan_from_inputs(
     series, movie = resolve_templates(
         template if template and template not in PRESETS else None, series_src, movie_src
     )
-    roots = {i.root for i in inputs if i.root} | set(library_roots)
-    real_dest = check_dest(dest, roots)
-    # 100,000 moves: 0.55-1.0 s of a 3-4 s plan was the collector's (docs/organize-benchmark-log.md)
-    with collector_paused():
-        moves = build_moves(inputs, real_dest, series, movie, action)
-        check_moves(moves, conflict)
+    inputs = list(inputs)
+    real_dest = check_dest(dest, {i.root for i in inputs if i.root} | set(library_roots))
+    moves = build_moves(inputs, real_dest, series, movie, action)
+    check_moves(moves, conflict)
     return OrganizePlan(real_dest, action, conflict, template, moves)
 
 
 def plan_from_db(db: Database, dest: str, **kwargs: Any) -> OrganizePlan:
     from anivault.organize.source import library_roots, plan_inputs
 
-    with db.read() as session, collector_paused():
+    with db.read() as session:
         inputs = list(plan_inputs(session))
         roots = library_roots(session)
     return plan_from_inputs(inputs, dest, library_roots=roots, **kwargs)
 
 
-def recheck_plan(plan: OrganizePlan) -> OrganizePlan:
-    """A plan loaded from a file: check every fingerprint and target against the disk now."""
-    check_dest(plan.dest, [])
+def recheck_plan(db: Database, plan: OrganizePlan) -> OrganizePlan:
+    """A plan from a file is user input (RELIABILITY G6). Its destination gets every check a fresh plan
+    gets, and every item must move the regular file its library row names, under an indexed folder: an
+    item that does not (no library id, another file's path, a source outside the indexed folders, a folder
+    or a FIFO) refuses the whole plan before anything moves. A source that merely changed or vanished since
+    (the world moved, not the plan) is left alone with its reason, as in a fresh plan."""
+    from anivault.organize.source import library_files, library_roots
+
+    with db.read() as session:
+        roots = library_roots(session)
+        rows = library_files(session, [m.file_id for m in plan.moves if m.file_id is not None])
+    plan.dest = check_dest(plan.dest, roots)
+    real_roots = [os.path.realpath(r) for r in roots]
+    refused: list[str] = []
+    for n, m in enumerate(plan.moves, 1):
+        if m.status != "todo":
+            continue
+        reason = _not_this_library_file(m, rows, real_roots)
+        if reason is not None:
+            refused.append(f"item {n} ({m.src}): {reason}")
+            continue
+        row = rows[m.file_id]  # type: ignore[index]
+        st = lstat_or_none(m.src)
+        if st is None:
+            moved = f"; the library has this file at {row.path} now" if row.path != m.src else ""
+            m.status, m.note = "stale", f"source missing{moved}"
+        elif row.status != "present":
+            m.status, m.note = "stale", f"the library has this file as {row.status} (run `anivault index`)"
+        elif st is not None and (st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino) != (
+            row.size,
+            row.mtime_ns,
+            row.dev,
+            row.inode,
+        ):
+            m.status, m.note = (
+                "stale",
+                "source changed since it was indexed (run `anivault index`, then plan again)",
+            )
+    if refused:
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        raise UsageError(
+            f"the plan was refused, nothing was moved: {refused[0]}{more}",
+            hint="a plan item must move the indexed file its file_id names; write the plan again"
+            " (anivault organize --plan FILE)",
+        )
     check_moves(plan.moves, plan.conflict)
     return plan
+
+
+def _not_this_library_file(m: Move, rows: dict[int, Any], roots: list[str]) -> str | None:
+    """Why the plan item ``m`` does not move the library file it names, or None."""
+    if m.file_id is None:
+        return "it names no library file (file_id)"
+    row = rows.get(m.file_id)
+    if row is None:
+        return f"library file {m.file_id} does not exist"
+    if row.path != m.src and lstat_or_none(m.src) is not None:  # (a source gone since is only stale)
+        return f"library file {m.file_id} is another file ({row.path})"
+    real = os.path.realpath(m.src)
+    if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots):
+        return "the source is outside every indexed folder"
+    st = lstat_or_none(m.src)
+    what = not_a_file(st) if st is not None else None
+    if what is not None:
+        return f"the source is {what}, not a file"
+    return None
 
 
 def _preflight(plan: OrganizePlan) -> None:
@@ -175,30 +228,23 @@ def apply_plan(
     verify: bool = False,
     progress: Progress | None = None,
     preflight: bool = True,
-    recheck: bool = True,
+    recheck: bool = False,
 ) -> RunSummary:
-    """Write the plan to the ledger (one durable transaction), then carry it out.
-
-    ``recheck=False`` skips re-checking a plan made moments ago in this process: the executor still checks
-    every source fingerprint and never clobbers, so only the up-front report of stale items is skipped.
-    """
+    """Write the plan to the ledger (one durable transaction), then carry it out. ``recheck``: the plan
+    came from a file, so every item is checked against the library and the disk first (a plan made moments
+    ago in this process was checked while it was made; the executor checks every source again anyway)."""
     with writing(db, "organize") as ledger:
         if recheck:
-            recheck_plan(plan)
+            recheck_plan(db, plan)
         if preflight and plan.todo:
             _preflight(plan)
         steps = expand_steps(plan.moves, secrets.token_hex(4))
         if not steps:
             return RunSummary(0, "organize", "nothing to do", {})
-        probe = plan.dest if os.path.isdir(plan.dest) else os.path.dirname(plan.dest)
-        while not os.path.isdir(probe):
-            probe = os.path.dirname(probe)
         args = {"action": plan.action, "conflict": plan.conflict, "template": plan.template, "verify": verify}
-        op_id = ledger.create_operation("organize", plan.dest, args, steps, dest_dev=os.stat(probe).st_dev)
+        op_id = ledger.create_operation("organize", plan.dest, args, steps)
         crashpoint("after_intent_commit")
-        summary = run_operation(ledger, op_id, RunOptions(verify, plan.conflict), progress, steps)
-        del steps  # before the collector's pause ends (writing)
-        return summary
+        return run_operation(ledger, op_id, RunOptions(verify, plan.conflict), progress, steps)
 
 
 def resume(db: Database, op_id: int | None = None, progress: Progress | None = None) -> RunSummary:
@@ -215,18 +261,15 @@ def resume(db: Database, op_id: int | None = None, progress: Progress | None = N
             raise UsageError("there is no interrupted organize run to resume", hint="see `anivault log`")
         op = candidates[-1]
         ledger.reopen(op.id)
-        return run_operation(
-            ledger,
-            op.id,
-            RunOptions(bool(op.args.get("verify")), str(op.args.get("conflict", "skip"))),
-            progress,
-        )
+        options = RunOptions(bool(op.args.get("verify")), str(op.args.get("conflict", "skip")))
+        return run_operation(ledger, op.id, options, progress)
 
 
 def rollback(
     db: Database, op_id: int, *, dry_run: bool = False, progress: Progress | None = None
-) -> RunSummary | list[Step]:
-    """Undo run ``op_id`` (a resumable run of its own). With dry_run, return the steps it would take."""
+) -> RunSummary | list[tuple[Step, Undo]]:
+    """Undo run ``op_id`` (a resumable run of its own). With ``dry_run``, return each step with what it
+    would do on the disk as it is now."""
     with writing(db, "rollback") as ledger:
         op = ledger.operation(op_id, counts=False)
         if op is None:
@@ -237,23 +280,21 @@ def rollback(
         if previous is not None and (previous.counts.get("aborted") or previous.counts.get("failed")):
             if dry_run:
                 return [
-                    Step(it.seq, it.action, it.src, it.dst, it.fp)
-                    for it in ledger.items(previous.id, ["aborted"])
+                    (s, plan_undo(s)) for s in _steps_of(ledger.items(previous.id, ["aborted", "failed"]))
                 ]
             ledger.reopen(previous.id)
             return run_operation(ledger, previous.id, RunOptions(), progress)
+        steps = inverse_steps(ledger, op_id)
         if dry_run:
-            return ledger.inverse_steps(op_id)
-        created = ledger.create_rollback(op_id)
-        if created is None:
+            return [(s, plan_undo(s)) for s in steps]
+        if not steps:
             if previous is not None:
                 return finish(ledger, previous.id)
-            raise UsageError(
-                f"run {op_id} has nothing to undo", hint="see `anivault log show " + str(op_id) + "`"
-            )
-        new_id, steps = created
-        del created
+            raise UsageError(f"run {op_id} has nothing to undo", hint=f"see `anivault log show {op_id}`")
+        new_id = ledger.create_operation("rollback", None, {"of": op_id}, steps, undo_of=op_id)
         crashpoint("after_intent_commit")
-        summary = run_operation(ledger, new_id, RunOptions(), progress, steps)
-        del steps  # before the collector's pause ends (writing)
-        return summary
+        return run_operation(ledger, new_id, RunOptions(), progress, steps)
+
+
+def _steps_of(items: Iterable[Any]) -> list[Step]:
+    return [Step(it.seq, it.action, it.src, it.dst, it.fp, it.file_id, "file", it.undo_of) for it in items]

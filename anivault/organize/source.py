@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
@@ -82,6 +83,36 @@ def episode_names(session: Session, tmdb_id: int, season: int) -> dict[int, str]
 def _placeholder(name: str, episode: int) -> bool:
     """TMDB names an episode nobody has titled `Episode N`."""
     return name.casefold() == f"episode {episode}"
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryFile:
+    """What the library knows of one file (to check a plan file's items against)."""
+
+    path: str
+    status: str
+    size: int
+    mtime_ns: int
+    dev: int
+    inode: int
+
+
+def library_files(session: Session, ids: Iterable[int]) -> dict[int, LibraryFile]:
+    """The `files` rows with these ids, by id (paths as the OS knows them)."""
+    wanted = sorted(set(ids))
+    out: dict[int, LibraryFile] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = session.execute(
+            text(
+                "SELECT id, path, path_raw, status, size, mtime_ns, dev, inode FROM files"
+                " WHERE id IN (SELECT value FROM json_each(:ids))"
+            ),
+            {"ids": json.dumps(chunk)},
+        )
+        for r in rows:
+            out[int(r[0])] = LibraryFile(decode_path(r[1], r[2]), r[3], r[4], r[5], r[6], r[7])
+    return out
 
 
 def library_roots(session: Session) -> list[str]:
