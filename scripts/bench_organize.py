@@ -1,156 +1,113 @@
-"""Benchmark: apply and roll back N same-device moves through the ledger, against a bare os.rename loop.
+"""Benchmark: what `anivault organize --apply` and `anivault rollback` cost per file, through the real CLI.
 
-    python scripts/bench_organize.py            # N = 100,000
-    python scripts/bench_organize.py -n 10000   # a quick run
-    python scripts/bench_organize.py --ids plan # library ids in the plan's order (the best case)
-    python scripts/bench_organize.py --db-dir /var/tmp   # the library database in a folder of its own
+    python scripts/bench_organize.py                     # 40,000 and 100,000 files, 3 rounds each
+    python scripts/bench_organize.py --sizes 10000 --rounds 1     # a quick look
 
-The baseline is the cheapest thing that could do the same job: `os.makedirs` (cached) plus `os.rename`
-over exactly the same (src, dst) pairs, no checks, no database; back: `os.rename` plus `os.rmdir` of the
-folders it made (rollback removes the empty folders its run created). "apply" times everything after planning:
-the durable intent transaction with every item, the fingerprint check and no-clobber rename per file, the
-batched done-commits with `files.path` updates and folder fsyncs. "rollback" times building the inverse
-run, its intent transaction and carrying it out. Peak RSS is the process's high-water mark.
+The budget (issue 24): apply and rollback of 40,000-100,000 same-device moves each cost at most 60 µs per
+file more than a bare `os.rename` loop over the same (src, dst) pairs, start-up and planning included; peak
+memory of `anivault organize --apply` at 100,000 files at most 250 MB.
 
-Each file has its library row, with ids given in the order `anivault index` walks the tree (--ids walk,
-the default). The tree holds 100 folders whose files belong to every show, so that order is unrelated to the
-plan's (by show, season, episode) and each batch's `files` updates land all over the table: the worst case
-for them, and the case of a flat downloads folder. --ids plan numbers the files in the plan's order instead,
-the best case (a library already grouped one show per folder lies between).
+Set-up (not timed): a tree of N empty video files in 100 folders, indexed by the real `anivault index`, each
+file matched to one of N/1000 shows (match rows and cached TMDB names, as `anivault match` leaves them). The
+bare loop's pairs are the plan's own (`anivault organize --json`).
 
-The machine is shared and noisy, so the two are timed in rounds, back to back on the same tree; each
-round's ratio is printed and the median round is the figure (--repeat, default 5).
-
-Every timed phase starts on a settled filesystem: `os.sync()` runs, untimed, after each phase (and once
-before the first), so no phase pays for what the one before it left unwritten. Without it the comparison
-leans against AniVault: the bare loop never syncs, so its renames sit in ext4's running journal
-transaction, and AniVault's first fsync (the intent's commit) had to commit them (the settle after a bare
-phase took 0.03-0.14 s here, after an AniVault phase 0.00 s: a run leaves nothing, it syncs what it did);
-and the 1,100 `mkdir`s, which take 0.2-1.1 s a round on this VM's disk and grow across rounds, cost each
-side what the other's frees just left. A user's organize starts on a quiet disk, as each phase now does.
-The time each settle takes is printed. --no-settle times the phases back to back as before 2026-12-07.
+Timed, in rounds: the bare loop (`os.makedirs` once per folder + `os.rename`; back: `os.rename` + `os.rmdir`
+of the folders it made), then `anivault organize --dest V --apply` and `anivault rollback 1`, each a process
+of its own, its wall time from start to exit. Every phase starts on a settled filesystem (an untimed
+`os.sync()` before it), so none pays for what the one before left unwritten. The figures are the median
+round's; peak RSS is the organize process's high-water mark (wait4's rusage).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
-import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-if TYPE_CHECKING:
-    from anivault.db.engine import Database
-    from anivault.organize.service import OrganizePlan
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET_US = 60.0
+BUDGET_MB = 250.0
 
 
-def make_files(src: Path, n: int) -> list[Path]:
-    paths = []
-    for d in range(max(1, n // 1000)):
-        (src / f"d{d}").mkdir(parents=True, exist_ok=True)
+def cli_path() -> str:
+    exe = Path(sys.executable).with_name("anivault")
+    return str(exe) if exe.exists() else "anivault"
+
+
+def run(env: dict[str, str], *args: str) -> str:
+    """Run the CLI (set-up, not timed); returns its stdout."""
+    proc = subprocess.run([cli_path(), *args], env=env, capture_output=True)
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"anivault {' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')}"
+        )
+    return proc.stdout.decode()
+
+
+def run_measured(env: dict[str, str], *args: str) -> tuple[float, float]:
+    """Run the CLI; returns (wall seconds, its peak RSS in MB) from wait4."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([cli_path(), "--quiet", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read() if proc.stderr else b""
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"anivault {' '.join(args)} failed ({proc.returncode}): {err.decode(errors='replace')}"
+        )
+    return wall, usage.ru_maxrss / 1024
+
+
+def build(work: Path, n: int, env: dict[str, str]) -> list[tuple[str, str]]:
+    """The tree, its index, its matches; returns the plan's (src, dst) pairs."""
+    import sqlite3
+
+    src = work / "src"
+    folders = 100
+    for d in range(folders):
+        (src / f"d{d:02d}").mkdir(parents=True)
     for i in range(n):
-        p = src / f"d{i % max(1, n // 1000)}" / f"[Grp] Show {i // 1000} - {i % 1000:04d} [1080p].mkv"
-        p.write_bytes(b"")
-        paths.append(p)
-    return paths
-
-
-def walk_order(src: Path) -> list[Path]:
-    """The files in the order `anivault index` meets them (its walker: folder by folder, as the OS lists
-    them), which is the order their `files` ids are given in."""
-    from anivault.pipeline.scan import IgnoreRules, walk
-
-    ignore = IgnoreRules([], include_hidden=True)
-    return [Path(f.path) for folder in walk([str(src)], ignore) for f in folder.files]
-
-
-def add_library_rows(db: Database, root: Path, paths: list[Path]) -> None:
-    """The index's rows for the files, ids 1..n in the order given: a real run updates `files.path` for
-    every move it makes, so the benchmark must too."""
-    now = "2026-01-01 00:00:00"
-    with db.engine.begin() as conn:
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
-        raw.execute("INSERT INTO roots (id, path, added_at) VALUES (1, ?, ?)", (str(root), now))
-        raw.executemany(
-            "INSERT INTO files (id, root_id, path, dir, name, ext, size, mtime_ns, dev, inode, kind, status,"
-            " first_seen, last_seen) VALUES (?, 1, ?, ?, ?, 'mkv', ?, ?, ?, ?, 'video', 'present', ?, ?)",
+        show, ep = divmod(i, 1000)
+        (src / f"d{i % folders:02d}" / f"[Grp] Show {show} - {ep + 1:04d} [1080p].mkv").write_bytes(b"")
+    run(env, "index", str(src))
+    db = Path(env["ANIVAULT_HOME"]) / "data" / "library.db"
+    conn = sqlite3.connect(db)
+    with conn:
+        rows = conn.execute("SELECT file_id, title_norm, episode FROM parses").fetchall()
+        conn.executemany(
+            "INSERT INTO matches (file_id, series_key, tmdb_id, media_type, season, episode, confidence, method,"
+            " status, candidates, decided_at) VALUES (?, ?, ?, 'tv', 1, ?, 1.0, 'auto', 'matched', '[]',"
+            " '2026-01-01')",
+            ((fid, f"tv:{title}:", 100_000 + int(title.split()[-1]), ep) for fid, title, ep in rows),
+        )
+        shows = {int(t.split()[-1]) for _, t, _ in rows}
+        conn.executemany(
+            "INSERT INTO tmdb_cache (key, endpoint, status, payload, created_at, expires_at, schema_version, hits)"
+            " VALUES (?, 'tv/details', 200, ?, '2026-01-01', '2099-01-01', 1, 0)",
             (
-                (
-                    i + 1,
-                    str(p),
-                    str(p.parent),
-                    p.name,
-                    st.st_size,
-                    st.st_mtime_ns,
-                    st.st_dev,
-                    st.st_ino,
-                    now,
-                    now,
-                )
-                for i, p in enumerate(paths)
-                for st in (os.lstat(p),)
+                (f"tv/{100_000 + s}?append=alt,tr,ext&language=en-US",
+                 json.dumps({"id": 100_000 + s, "name": f"Show {s}", "first_air_date": "2020-01-01"}))
+                for s in shows
             ),
-        )
+        )  # fmt: skip
+    conn.close()
+    out = run(env, "organize", "--dest", str(work / "vault"), "--json")
+    plan = json.loads(out)
+    return [(i["src"], i["dst"]) for i in plan["items"] if i["status"] == "todo"]
 
 
-def moved_rows(db: Database, dest: Path) -> int:
-    with db.engine.connect() as conn:
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
-        prefix = str(dest) + os.sep
-        return int(
-            raw.execute(
-                "SELECT count(*) FROM files WHERE substr(path, 1, ?) = ?", (len(prefix), prefix)
-            ).fetchone()[0]
-        )
-
-
-def _time_intent() -> list[float]:
-    """Record how long each run's intent transaction (all items, synchronous=FULL) takes."""
-    from anivault.organize.ledger import Ledger
-
-    spent: list[float] = []
-    for name in ("create_operation", "create_rollback"):
-        original = getattr(Ledger, name)
-
-        def timed(self: Ledger, *args: object, _original: Any = original, **kwargs: object) -> Any:
-            t = time.perf_counter()
-            try:
-                return _original(self, *args, **kwargs)
-            finally:
-                spent.append(time.perf_counter() - t)
-
-        setattr(Ledger, name, timed)
-    return spent
-
-
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def settle(enabled: bool) -> float:
-    """Write out what the last phase left in the page cache and ext4's journal (untimed; see the module
-    docstring). Returns how long that took: the work the phase left for whatever comes next."""
-    if not enabled:
-        return 0.0
-    t = time.perf_counter()
-    os.sync()
-    return time.perf_counter() - t
-
-
-def _bare_round(pairs: list[tuple[str, str]], dest: Path, settled: bool) -> dict[str, float]:
-    """The baseline: the same moves with a bare os.rename loop, then back."""
+def bare(pairs: list[tuple[str, str]], dest: Path) -> tuple[float, float]:
+    """The same moves with a bare os.rename loop, then back; (apply, back) seconds."""
     made: set[str] = set()
-    c = time.process_time()
     t = time.perf_counter()
     for s, d in pairs:
         folder = os.path.dirname(d)
@@ -158,171 +115,83 @@ def _bare_round(pairs: list[tuple[str, str]], dest: Path, settled: bool) -> dict
             os.makedirs(folder, exist_ok=True)
             made.add(folder)
         os.rename(s, d)
-    out = {"apply": time.perf_counter() - t, "c_apply": time.process_time() - c}
-    out["s_apply"] = settle(settled)
-    c = time.process_time()
+    apply = time.perf_counter() - t
+    os.sync()
     t = time.perf_counter()
     for s, d in reversed(pairs):
         os.rename(d, s)
-    # rollback also removes the folders the run created (deepest first): so does the baseline
-    for folder in sorted(made | {str(dest)}, key=len, reverse=True):
+    for folder in sorted(made | {str(dest)}, key=len, reverse=True):  # rollback removes its folders too
         with contextlib.suppress(OSError):
             os.rmdir(folder)
     for folder in sorted({os.path.dirname(f) for f in made}, key=len, reverse=True):
         with contextlib.suppress(OSError):
             os.rmdir(folder)
-    out.update(back=time.perf_counter() - t, c_back=time.process_time() - c)
+    back = time.perf_counter() - t
     shutil.rmtree(dest, ignore_errors=True)
-    out["s_back"] = settle(settled)
-    return out
+    os.sync()
+    return apply, back
 
 
-def _anivault_round(
-    db: Database, plan: OrganizePlan, dest: Path, n: int, intent: list[float], settled: bool
-) -> dict[str, float]:
-    """Apply the plan through the ledger and roll it back, checking the library rows follow."""
-    from anivault.organize import service
-
-    c = time.process_time()
-    t = time.perf_counter()
-    summary = service.apply_plan(db, plan, recheck=False)
-    out = {"apply": time.perf_counter() - t, "c_apply": time.process_time() - c}  # CPU includes the writer
-    out["i_apply"] = intent.pop()
-    out["s_apply"] = settle(settled)
-    assert summary.status == "done", summary
-    assert moved_rows(db, dest) == n, "files.path must follow every move"
-    c = time.process_time()
-    t = time.perf_counter()
-    back = service.rollback(db, summary.op_id)
-    out.update(back=time.perf_counter() - t, c_back=time.process_time() - c, i_back=intent.pop())
-    out["s_back"] = settle(settled)
-    assert not isinstance(back, list) and back.status == "done", back
-    assert moved_rows(db, dest) == 0, "files.path must follow every move back"
-    return out
-
-
-def _median_round(runs: list[tuple[dict[str, float], dict[str, float]]]) -> int:
-    """The round whose apply ratio is the median one (its absolute times are printed)."""
-    order = sorted(range(len(runs)), key=lambda i: runs[i][1]["apply"] / runs[i][0]["apply"])
-    return order[len(order) // 2]
-
-
-def _listing(values: list[float]) -> str:
-    return ", ".join(f"{v:.2f}" for v in values)
+def measure(n: int, rounds: int, base_dir: str | None) -> dict[str, float]:
+    work = Path(tempfile.mkdtemp(prefix="anivault-bench-", dir=base_dir))
+    env = dict(os.environ, ANIVAULT_HOME=str(work / "home"))
+    env.pop("ANIVAULT_DB", None)
+    try:
+        t = time.perf_counter()
+        pairs = build(work, n, env)
+        assert len(pairs) == n, (len(pairs), n)
+        print(
+            f"  {n:,} files indexed, matched and planned in {time.perf_counter() - t:.0f}s (not timed)",
+            flush=True,
+        )
+        dest = work / "vault"
+        results = []
+        os.sync()
+        for r in range(rounds):
+            b_apply, b_back = bare(pairs, dest)
+            a_apply, rss = run_measured(env, "organize", "--dest", str(dest), "--apply")
+            os.sync()
+            a_back, _ = run_measured(env, "rollback", str(2 * r + 1))
+            os.sync()
+            assert not any(dest.rglob("*.mkv")), "the rollback left files in the library"
+            results.append((b_apply, a_apply, b_back, a_back, rss))
+            print(
+                f"  round {r + 1}: bare {b_apply:.2f}/{b_back:.2f}s, anivault {a_apply:.2f}/{a_back:.2f}s,"
+                f" peak {rss:.0f} MB",
+                flush=True,
+            )
+        per_apply = statistics.median((a - b) / n * 1e6 for b, a, _, _, _ in results)
+        per_back = statistics.median((a - b) / n * 1e6 for _, _, b, a, _ in results)
+        return {"apply_us": per_apply, "back_us": per_back, "rss_mb": max(r[4] for r in results)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-n", type=int, default=100_000, help="number of files (default 100000)")
+    ap.add_argument("--sizes", default="40000,100000", help="numbers of files, comma-separated")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds per size (the median is the figure)")
     ap.add_argument("--dir", default=None, help="work folder (default: a temp folder)")
-    ap.add_argument(
-        "--db-dir",
-        default=None,
-        help="folder for the library database (default: the work folder, beside the tree); a user's library"
-        " lives in its own folder, such as ~/.local/share/anivault",
-    )
-    ap.add_argument(
-        "--repeat", type=int, default=5, help="rounds of (bare loop, AniVault); the median ratio is printed"
-    )
-    ap.add_argument(
-        "--ids",
-        choices=("walk", "plan"),
-        default="walk",
-        help="order of the files' library ids: walk = as `anivault index` gives them (default); plan = in the"
-        " plan's order, the best case for the `files` updates (what sessions 2-5 measured)",
-    )
-    ap.add_argument(
-        "--no-settle",
-        dest="settle",
-        action="store_false",
-        help="time the phases back to back, without os.sync() between them (how it ran before 2026-12-07)",
-    )
     opts = ap.parse_args()
-    if opts.repeat < 1:
-        ap.error("--repeat must be at least 1")
-    n = opts.n
-
-    from anivault.db.connect import open_db
-    from anivault.organize import service
-    from anivault.organize.fileops import Fingerprint
-    from anivault.organize.plan import PlanInput
-
-    work = Path(tempfile.mkdtemp(prefix="anivault-bench-", dir=opts.dir))
-    db_work = Path(tempfile.mkdtemp(prefix="anivault-bench-db-", dir=opts.db_dir)) if opts.db_dir else work
-    try:
-        src, dest = work / "src", work / "vault"
-        made = make_files(src, n)  # file k is episode k % 1000 + 1 of show k // 1000
-        # Library ids: the index gives them in its walk's order. The plan lists the files show by show,
-        # episode by episode either way (the order of its targets), so only the ids differ.
-        order = walk_order(src) if opts.ids == "walk" else made
-        file_id = {p: i + 1 for i, p in enumerate(order)}
-        inputs = [
-            PlanInput(
-                file_id[p], str(p), Fingerprint.of(os.lstat(p)), f"Show {k // 1000}", 1000 + k // 1000, "tv",
-                "mkv", year=2020, season=1 + (k % 1000) // 100, episode=k % 1000 + 1,
-            )
-            for k, p in enumerate(made)
-        ]  # fmt: skip
-        t = time.perf_counter()
-        plan = service.plan_from_inputs(inputs, str(dest))
-        t_plan = time.perf_counter() - t
-        pairs = [(m.src, m.dst) for m in plan.todo]
-        assert len(pairs) == n
-
-        db = open_db(db_work / "library.db")
-        try:
-            add_library_rows(db, src, order)  # ids 1..n in that order, as file_id says
-            intent = _time_intent()
-            runs = []
-            settle(opts.settle)  # the tree and the library rows just written
-            for _ in range(opts.repeat):
-                # Each round times the bare loop and AniVault back to back on the same tree, so both see
-                # the same machine; the ratios are per round and the median is the figure.
-                base = _bare_round(pairs, dest, opts.settle)
-                ours = _anivault_round(db, plan, dest, n, intent, opts.settle)
-                runs.append((base, ours))
-        finally:
-            db.close()
-        assert not dest.exists()
-        apply_ratios = [o["apply"] / b["apply"] for b, o in runs]  # in the order the rounds ran
-        back_ratios = [o["back"] / b["back"] for b, o in runs]
-        base_runs, ours_runs = [b for b, _ in runs], [o for _, o in runs]
-        mid = _median_round(runs)
-        base, ours = runs[mid]
-        print(f"files                 {n:,} (library ids in {opts.ids} order)")
-        print(f"plan (not timed)      {t_plan:.2f}s")
-        print(
-            f"rounds                {opts.repeat} (each: bare loop, then AniVault; figures from the median round)"
-        )
-        print(f"os.rename apply       {base['apply']:.2f}s")
-        print(
-            f"organize --apply      {ours['apply']:.2f}s   (CPU {ours['c_apply']:.2f}s vs {base['c_apply']:.2f}s;"
-            f" intent transaction {ours['i_apply']:.2f}s)"
-        )
-        print(f"os.rename back        {base['back']:.2f}s")
-        print(
-            f"rollback              {ours['back']:.2f}s   (CPU {ours['c_back']:.2f}s vs {base['c_back']:.2f}s;"
-            f" intent transaction {ours['i_back']:.2f}s)"
-        )
-        print(
-            f"apply ratio           {statistics.median(apply_ratios):.2f}x   (rounds in order: {_listing(apply_ratios)})"
-        )
-        print(
-            f"rollback ratio        {statistics.median(back_ratios):.2f}x   (rounds in order: {_listing(back_ratios)})"
-        )
-        if opts.settle:
-            left = [max(r[k] for r in side) for side in (base_runs, ours_runs) for k in ("s_apply", "s_back")]
-            print(
-                f"settle (os.sync)      after the bare loop's apply/back up to {left[0]:.2f}/{left[1]:.2f}s,"
-                f" after AniVault's up to {left[2]:.2f}/{left[3]:.2f}s (untimed)"
-            )
-        else:
-            print("settle                off (--no-settle): each phase starts right after the one before")
-        print(f"load average          {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-        print(f"peak RSS              {rss_mb():.0f} MB")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(db_work, ignore_errors=True)
+    sizes = [int(s) for s in opts.sizes.split(",")]
+    table = []
+    for n in sizes:
+        print(f"{n:,} files:", flush=True)
+        table.append((n, measure(n, opts.rounds, opts.dir)))
+    print()
+    print(
+        f"{'files':>8}  {'apply: µs/file over bare':>25}  {'rollback: µs/file over bare':>28}  {'organize peak RSS':>18}"
+    )
+    for n, r in table:
+        print(f"{n:>8,}  {r['apply_us']:>25.1f}  {r['back_us']:>28.1f}  {r['rss_mb']:>15.0f} MB")
+    worst = max(max(r["apply_us"], r["back_us"]) for _, r in table)
+    peak = max((r["rss_mb"] for n, r in table if n >= 100_000), default=None)
+    print(f"\nbudget: at most {BUDGET_US:.0f} µs per file over the bare loop: worst {worst:.1f} µs"
+          f" ({'met' if worst <= BUDGET_US else 'NOT met'})")  # fmt: skip
+    if peak is not None:
+        print(f"budget: organize --apply at 100,000 files at most {BUDGET_MB:.0f} MB: {peak:.0f} MB"
+              f" ({'met' if peak <= BUDGET_MB else 'NOT met'})")  # fmt: skip
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     return 0
 
 

@@ -5,9 +5,10 @@ copy, link) without replacing, and look closer only when that fails. Items run i
 thread: order matters (folders before files, a vacated name before its reuse, the halves of a swap), and
 same-device moves are metadata operations that a pool would not speed up.
 
-Outcomes go to the run's one writer thread a batch at a time (BATCH items or BATCH_SECONDS); it makes the
-folders the batch touched durable and only then commits the batch, so a `done` in the ledger always
-describes a durable state. File operations and ledger writes overlap: both release Python's lock.
+Outcomes are committed every COMMIT_SECONDS (and at the end), after the folders they touched are made
+durable, so a `done` in the ledger always describes a durable state. One thread does both: a writer thread
+beside the loop made a run slower, not faster (the two traded Python's lock at every file operation and
+every row, docs/organize.md).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import queue
 import shutil
 import signal
 import threading
@@ -39,12 +39,16 @@ from anivault.organize.fileops import (
     shown,
     sync_folders,
 )
-from anivault.organize.ledger import ItemResult, Ledger, LedgerItem, part_path
+from anivault.organize.ledger import ItemResult, Ledger, LedgerItem, inode_of, part_path
 from anivault.organize.plan import Step, numbered
 from anivault.organize.undo import plan_undo
 
-BATCH = 1000  # outcomes per commit: a few milliseconds of ledger writes, never one commit per file
-BATCH_SECONDS = 1.0  # ... or this often, so a slow item (a long copy) does not hold finished ones back
+# Outcomes are committed this often (and at the end). A commit writes every page its transaction changed, and a batch's `files`
+# rows lie all over the table (ids follow the index's walk, a plan follows the targets): committed a batch
+# at a time, each moved file cost a page of its own (49 µs a row at 40,000 files, against 13 µs in
+# commits of tens of thousands; docs/organize.md). Items wait `pending` a little longer; recovery resolves
+# them against the disk like any other.
+COMMIT_SECONDS = 2.0
 # A file held open elsewhere (Windows sharing violation, EBUSY): retry with backoff, then report it.
 RETRY_DELAYS = (0.5, 1.0, 2.0)
 STOP_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT}
@@ -70,46 +74,29 @@ class StopRun(Exception):
     """Stop the whole run after this item (disk full, read-only destination, --conflict fail)."""
 
 
-@dataclass(slots=True)
 class Batch:
-    results: list[ItemResult] = field(default_factory=list)
-    folders: set[str] = field(default_factory=set)  # whose entries changed: made durable before the commit
-
-
-class BatchWriter:
-    """The run's one writer thread: makes each batch's folders durable, then commits its outcomes."""
+    """Outcomes not yet committed, and the folders whose entries they changed."""
 
     def __init__(self, ledger: Ledger) -> None:
-        self._ledger = Ledger(ledger.db)
-        self._queue: queue.Queue[Batch | None] = queue.Queue(maxsize=4)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
-        self._thread.start()
+        self.ledger = ledger
+        self.results: list[ItemResult] = []
+        self.folders: set[str] = set()
+        self.started = time.monotonic()
 
-    def _run(self) -> None:
-        while (batch := self._queue.get()) is not None:
-            if self._error is not None or not batch.results:
-                continue
-            try:
-                crashpoint("before_dir_fsync")
-                sync_folders(batch.folders)
-                with self._ledger.tx() as c:
-                    self._ledger.record_into(c, batch.results)
-                    crashpoint("before_done_commit")
-            except BaseException as exc:  # handed to the run's thread at its next put or at close
-                self._error = exc
+    def due(self) -> bool:
+        return time.monotonic() - self.started >= COMMIT_SECONDS
 
-    def put(self, batch: Batch) -> None:
-        if self._error is not None:
-            raise self._error
-        self._queue.put(batch)
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        self._ledger.close()
-        if self._error is not None:
-            raise self._error
+    def commit(self) -> None:
+        """Make the folders durable, then commit the outcomes: a `done` always describes a durable state."""
+        if self.results:
+            crashpoint("before_dir_fsync")
+            sync_folders(self.folders)
+            with self.ledger.tx() as c:
+                self.ledger.record_into(c, self.results)
+                crashpoint("before_done_commit")
+        self.results = []
+        self.folders = set()
+        self.started = time.monotonic()
 
 
 class CtrlC:
@@ -150,7 +137,7 @@ class _Context:
 
     def touch(self, *paths: str) -> None:
         for p in paths:
-            self.touched.add(os.path.dirname(p) or os.sep)
+            self.touched.add(p.rpartition(os.sep)[0] or os.sep)
 
 
 def run_operation(
@@ -164,20 +151,10 @@ def run_operation(
     op = ledger.operation(op_id, counts=False)
     assert op is not None
     ctx = _Context(op_id, op.kind, op.dest, options)
-    todo = steps if steps is not None else ledger.items(op_id, ["pending"])
-    writer = BatchWriter(ledger)
-    batch = Batch()
+    todo = steps if steps is not None else list(ledger.items(op_id, ["pending"]))
+    batch = Batch(ledger)
     ctx.touched = batch.folders
-    last = time.monotonic()
     stopped: str | None = None
-
-    def flush() -> None:
-        nonlocal batch, last
-        writer.put(batch)
-        batch = Batch()
-        ctx.touched = batch.folders
-        last = time.monotonic()
-
     ctrl_c = CtrlC()
     try:
         with ctrl_c:
@@ -194,12 +171,12 @@ def run_operation(
                 batch.results.append(result)
                 if progress is not None:
                     progress(1)
-                if len(batch.results) >= BATCH or time.monotonic() - last > BATCH_SECONDS:
-                    flush()
-            flush()
+                if batch.due():
+                    batch.commit()
+                    ctx.touched = batch.folders
+            batch.commit()
     except KeyboardInterrupt:
-        flush()
-        writer.close()
+        batch.commit()
         ctx.targets.close()
         if ctrl_c.forced:
             # Stopped at once: the item in hand may have happened without its record. The run stays
@@ -217,11 +194,9 @@ def run_operation(
     except BaseException:
         # Commit what finished; the rest stays pending for recovery to resolve against the disk.
         with contextlib.suppress(BaseException):
-            flush()
-            writer.close()
+            batch.commit()
         ctx.targets.close()
         raise
-    writer.close()
     ctx.targets.close()
     if stopped is not None:
         ledger.mark_pending(op_id, "aborted", f"not attempted: the run stopped ({stopped})")
@@ -352,7 +327,7 @@ def _drop_source_name(item: LedgerItem, ctx: _Context, dst: str, st: os.stat_res
             "done",
             "already linked: the target is this file",
             dst if dst != item.dst else None,
-            dst_st=st,
+            placed=inode_of(st),
         )
     fsync_dir(os.path.dirname(dst))
     os.unlink(item.src)
@@ -363,7 +338,7 @@ def _drop_source_name(item: LedgerItem, ctx: _Context, dst: str, st: os.stat_res
         "done",
         "the target was already a hard link of the source",
         dst if dst != item.dst else None,
-        dst_st=st,
+        placed=inode_of(st),
     )
 
 
@@ -384,7 +359,9 @@ def _place(item: LedgerItem, ctx: _Context, dst: str, st: os.stat_result) -> Ite
             else:
                 ctx.touch(src, dst)
                 # A rename keeps inode, size and mtime: what rollback will check is the source's.
-                return ItemResult(item, "done", None if method == "rename" else method, renamed, dst_st=st)
+                return ItemResult(
+                    item, "done", None if method == "rename" else method, renamed, placed=inode_of(st)
+                )
         if action in ("move", "copy"):
             try:
                 digest = copy_move(
@@ -396,7 +373,7 @@ def _place(item: LedgerItem, ctx: _Context, dst: str, st: os.stat_result) -> Ite
             except VerifyFailed as exc:
                 return ItemResult(item, "failed", f"verify failed, source kept: {exc}")
             ctx.touch(src, dst)
-            return ItemResult(item, "done", None, renamed, dst_st=os.lstat(at), hash=digest)
+            return ItemResult(item, "done", None, renamed, placed=inode_of(os.lstat(at)), hash=digest)
         if action == "hardlink":
             try:
                 os.link(src, at)
@@ -405,16 +382,16 @@ def _place(item: LedgerItem, ctx: _Context, dst: str, st: os.stat_result) -> Ite
                     return ItemResult(item, "failed", "hardlink impossible: different filesystem")
                 raise
             ctx.touch(dst)
-            return ItemResult(item, "done", None, renamed, dst_st=st)
+            return ItemResult(item, "done", None, renamed, placed=inode_of(st))
         if action == "symlink":
             os.symlink(os.path.abspath(src), at)
             ctx.touch(dst)
-            return ItemResult(item, "done", None, renamed, dst_st=os.lstat(at))
+            return ItemResult(item, "done", None, renamed, placed=inode_of(os.lstat(at)))
     except SourceKept as kept:
         # The target is complete and durable; the source stays where it is: a copy (or link) now.
         ctx.touch(dst)
         new_action = "hardlink" if kept.method == "link" else "copy"
-        return ItemResult(item, "done", str(kept), renamed, new_action, dst_st=os.lstat(at))
+        return ItemResult(item, "done", str(kept), renamed, new_action, placed=inode_of(os.lstat(at)))
     raise ValueError(f"unknown action {action!r}")
 
 
@@ -481,5 +458,5 @@ def _undo_placed(item: LedgerItem, ctx: _Context) -> ItemResult:
     if result.state != "done":
         return ItemResult(item, result.state, result.note)
     return ItemResult(
-        item, "done", "the original was gone: the library file moved back to it", dst_st=result.dst_st
+        item, "done", "the original was gone: the library file moved back to it", placed=result.placed
     )

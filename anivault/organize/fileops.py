@@ -148,6 +148,7 @@ class TargetFolders:
     def __init__(self, root: str | None) -> None:
         self.root = root
         self._open: dict[str, int] = {}
+        self._device: dict[str, int] = {}
 
     def check(self, folder: str) -> None:
         if self.root is not None:
@@ -174,10 +175,14 @@ class TargetFolders:
         return f"{PROC_FD}/{fd}/{name}"
 
     def device(self, path: str) -> int:
-        """The device of the folder ``path`` goes into."""
+        """The device of the folder ``path`` goes into (a checked folder keeps its device: a folder swapped
+        since is refused by its handle anyway)."""
         folder = path.rpartition(os.sep)[0] or os.sep
-        fd = self._open.get(folder)
-        return os.fstat(fd).st_dev if fd is not None else os.stat(folder).st_dev
+        dev = self._device.get(folder)
+        if dev is None:
+            fd = self._open.get(folder)
+            dev = self._device[folder] = os.fstat(fd).st_dev if fd is not None else os.stat(folder).st_dev
+        return dev
 
     def _open_checked(self, folder: str) -> int:
         self.check(folder)

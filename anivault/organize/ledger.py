@@ -78,7 +78,7 @@ class ItemResult:
     note: str | None = None
     dst: str | None = None  # when a rename-on-conflict chose another name
     action: str | None = None  # when a move had to keep its source (it became a copy or a link)
-    dst_st: os.stat_result | None = None  # the placed file, for rollback's check
+    placed: tuple[int, int] | None = None  # (device, inode) of the placed file, for rollback's check
     hash: str | None = None
 
 
@@ -180,23 +180,40 @@ class Ledger:
         of every file that moved, and `undone` for the organize items a rollback reversed."""
         stamp = now()
         rows = []
+        spans: list[list[Any]] = []  # [stamp, op, first seq, last seq] of items done exactly as planned
         moved = []
         undone = []
         for r in results:
-            it, st = r.item, r.dst_st
-            dst_text, dst_raw = encode_path(r.dst) if r.dst is not None else (None, None)
-            rows.append(
-                (
-                    r.state, r.note, st.st_dev if st else None, st.st_ino if st else None, r.hash,
-                    dst_text, r.dst is not None, dst_raw, r.action, stamp, it.op_id, it.seq,
-                )
+            it, placed = r.item, r.placed
+            fp = it.fp
+            as_planned = (
+                r.state == "done" and r.note is None and r.dst is None and r.action is None and r.hash is None
+                and (placed is None or (fp is not None and placed == (fp.dev, fp.inode)))
             )  # fmt: skip
+            if as_planned:
+                # Most items: one range UPDATE marks a whole run of them (their row needs nothing else).
+                if spans and spans[-1][1] == it.op_id and spans[-1][3] == it.seq - 1:
+                    spans[-1][3] = it.seq
+                else:
+                    spans.append([stamp, it.op_id, it.seq, it.seq])
+            else:
+                dst_text, dst_raw = encode_path(r.dst) if r.dst is not None else (None, None)
+                rows.append(
+                    (
+                        r.state, r.note, placed[0] if placed else None, placed[1] if placed else None, r.hash,
+                        dst_text, r.dst is not None, dst_raw, r.action, stamp, it.op_id, it.seq,
+                    )
+                )  # fmt: skip
             if r.state != "done":
                 continue
             if it.undo_of is not None:
                 undone.append((stamp, it.undo_of))
             if it.file_id is not None and (r.action or it.action) == "move" and it.src is not None:
                 moved.append((it.file_id, r.dst or it.dst))
+        c.executemany(
+            "UPDATE operation_items SET state='done', finished_at=? WHERE op_id=? AND seq BETWEEN ? AND ?",
+            spans,
+        )
         c.executemany(
             "UPDATE operation_items SET state=?, note=?, dst_dev=COALESCE(?, dst_dev),"
             " dst_inode=COALESCE(?, dst_inode), hash=COALESCE(?, hash), dst=COALESCE(?, dst),"
@@ -209,24 +226,35 @@ class Ledger:
         if moved:
             self._follow_moves(c, moved)
 
+    _SET_PATH = "UPDATE files SET path=?, path_raw=?, dir=?, name=?, root_id=?, status='present' WHERE id=?"
+
     def _follow_moves(self, c: sqlite3.Connection, moved: list[tuple[int, str]]) -> None:
-        """`files` rows of the files that moved take their new paths, in the order they moved. A row that
-        still holds a new path (a file gone from disk that was never re-indexed) keeps its history under a
-        marked path; a file that moves on within the batch (a swap through a temp name) overwrites its mark
-        with its own update."""
+        """`files` rows of the files that moved take their new paths, in the order they moved. Where a new
+        path is still held by another row (a file gone from disk that was never re-indexed), that row keeps
+        its history under a marked path; a file that moves on within the batch (a swap through a temp name)
+        overwrites its mark with its own update."""
         sep = os.sep
-        c.executemany(
-            "UPDATE files SET path = path || ' (gone #' || id || ')' WHERE path = ? AND id <> ?",
-            ((encode_path(path)[0], fid) for fid, path in moved),
-        )
-        c.executemany(
-            "UPDATE files SET path=?, path_raw=?, dir=?, name=?, root_id=?, status='present' WHERE id=?",
+        rows = [
             (
-                (*encode_path(path), path.rpartition(sep)[0] or sep, path.rpartition(sep)[2],
-                 self.root_id_for(path), fid)
-                for fid, path in moved
-            ),
-        )  # fmt: skip
+                *encode_path(path),
+                path.rpartition(sep)[0] or sep,
+                path.rpartition(sep)[2],
+                self.root_id_for(path),
+                fid,
+            )
+            for fid, path in moved
+        ]
+        c.execute("SAVEPOINT follow")
+        try:
+            c.executemany(self._SET_PATH, rows)
+        except sqlite3.IntegrityError:
+            c.execute("ROLLBACK TO follow")
+            c.executemany(
+                "UPDATE files SET path = path || ' (gone #' || id || ')' WHERE path = ? AND id <> ?",
+                ((row[0], row[-1]) for row in rows),
+            )
+            c.executemany(self._SET_PATH, rows)
+        c.execute("RELEASE follow")
 
     def set_status(self, op_id: int, status: str, error: str | None = None) -> None:
         with self.tx() as c:
@@ -343,6 +371,10 @@ class Ledger:
         return best[0] if best else None
 
 
+def inode_of(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
 def item_counts(conn: sqlite3.Connection, op_id: int) -> dict[str, int]:
     """How many items of run ``op_id`` are in each state (for the ledger and for `anivault status`,
     whatever row factory ``conn`` has)."""
@@ -356,7 +388,8 @@ def _intent_row(op_id: int, s: Step) -> tuple[Any, ...]:
     src, src_raw = encode_path(s.src) if s.src is not None else (None, None)
     dst, dst_raw = encode_path(s.dst)
     fp = s.fp
-    tmp = part_path(op_id, s.seq, s.dst) if s.action in ("move", "copy", "restore") else None
+    # The temp name a copy will use (a move across devices uses one too; recovery derives it either way).
+    tmp = part_path(op_id, s.seq, s.dst) if s.action in ("copy", "restore") else None
     return (
         op_id, s.seq, s.file_id, s.action, src, src_raw, dst, dst_raw, tmp,
         fp.size if fp else None, fp.mtime_ns if fp else None, fp.dev if fp else None, fp.inode if fp else None,

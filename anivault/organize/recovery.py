@@ -26,11 +26,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from anivault.organize.execute import BATCH, finish
+from anivault.organize.execute import finish
 from anivault.organize.fileops import crashpoint, fsync_dir, lstat_or_none, same_content
-from anivault.organize.ledger import ItemResult, Ledger, LedgerItem
+from anivault.organize.ledger import ItemResult, Ledger, LedgerItem, inode_of
 
 ALERT = "ALERT: source and target both missing"
+BATCH = 1000  # resolutions per commit (each may have rolled a file forward: record it soon)
 
 
 @dataclass(slots=True)
@@ -104,7 +105,7 @@ def resolve(item: LedgerItem) -> ItemResult:
             item,
             "done" if ok else "conflict",
             "recovered" if ok else "target exists (not ours)",
-            dst_st=dst_st,
+            placed=inode_of(dst_st),
         )
     if action == "hardlink":
         ok = src_st is not None and (src_st.st_dev, src_st.st_ino) == (dst_st.st_dev, dst_st.st_ino)
@@ -112,7 +113,7 @@ def resolve(item: LedgerItem) -> ItemResult:
             item,
             "done" if ok else "conflict",
             "recovered" if ok else "target exists (not ours)",
-            dst_st=dst_st,
+            placed=inode_of(dst_st),
         )
     if action == "copy":
         ok = src_st is not None and same_content(src, item.dst)
@@ -120,32 +121,36 @@ def resolve(item: LedgerItem) -> ItemResult:
             item,
             "done" if ok else "conflict",
             "recovered" if ok else "target exists and differs",
-            dst_st=dst_st,
+            placed=inode_of(dst_st),
         )
     # move
     if src_st is None:
         if fp is not None and dst_st.st_size != fp.size:
-            return ItemResult(item, "conflict", "source gone; target is not the planned size", dst_st=dst_st)
-        return ItemResult(item, "done", "recovered", dst_st=dst_st)
+            return ItemResult(
+                item, "conflict", "source gone; target is not the planned size", placed=inode_of(dst_st)
+            )
+        return ItemResult(item, "done", "recovered", placed=inode_of(dst_st))
     same_inode = (src_st.st_dev, src_st.st_ino) == (dst_st.st_dev, dst_st.st_ino)
     if same_inode and src_st.st_nlink >= 2:
         # link(src, dst) happened, unlink(src) did not: both names are one file.
         fsync_dir(os.path.dirname(item.dst))
         os.unlink(src)
         fsync_dir(os.path.dirname(src))
-        return ItemResult(item, "done", "recovered: rolled forward", dst_st=dst_st)
+        return ItemResult(item, "done", "recovered: rolled forward", placed=inode_of(dst_st))
     if same_inode:
         # One entry under two spellings (a case-insensitive filesystem): nothing moved yet.
         return ItemResult(item, "aborted", "not started")
     if fp is not None and (dst_st.st_dev, dst_st.st_ino) == (fp.dev, fp.inode):
         # The target is the very file we planned to move (a rename keeps the inode); the source name now
         # holds another file, as in a swap whose next step already ran.
-        return ItemResult(item, "done", "recovered", dst_st=dst_st)
+        return ItemResult(item, "done", "recovered", placed=inode_of(dst_st))
     unchanged = fp is None or not fp.differences(src_st)
     if unchanged and same_content(src, item.dst):
         # The verified copy was published; the source's unlink did not happen.
         fsync_dir(os.path.dirname(item.dst))
         os.unlink(src)
         fsync_dir(os.path.dirname(src))
-        return ItemResult(item, "done", "recovered: rolled forward", dst_st=dst_st)
-    return ItemResult(item, "conflict", "target exists and differs from the source; both kept", dst_st=dst_st)
+        return ItemResult(item, "done", "recovered: rolled forward", placed=inode_of(dst_st))
+    return ItemResult(
+        item, "conflict", "target exists and differs from the source; both kept", placed=inode_of(dst_st)
+    )

@@ -52,6 +52,8 @@ def _replace_illegal(text: str) -> str:
 
 
 def _fits(text: str, max_bytes: int) -> bool:
+    if text.isascii():  # one byte and one UTF-16 unit a character
+        return len(text) <= min(max_bytes, MAX_COMPONENT_UTF16)
     return (
         len(text.encode("utf-8")) <= max_bytes and len(text.encode("utf-16-le")) // 2 <= MAX_COMPONENT_UTF16
     )
@@ -70,7 +72,8 @@ def _truncate(text: str, max_bytes: int) -> str:
 
 
 def _once(text: str, max_bytes: int) -> str:
-    text = unicodedata.normalize("NFC", text)
+    if not text.isascii():  # ASCII is NFC already
+        text = unicodedata.normalize("NFC", text)
     text = _replace_illegal(text)
     text = _SPACES_RE.sub(" ", text).strip(" ")
     text = text.lstrip(".").rstrip(". ")
@@ -81,38 +84,42 @@ def _once(text: str, max_bytes: int) -> str:
     return text or "_"
 
 
-@functools.lru_cache(maxsize=1 << 16)  # pure: titles and "Season 01" repeat across a whole library
-def safe_component(text: str, *, max_bytes: int = MAX_COMPONENT_BYTES) -> str:
-    """Return a single path component built from ``text`` that is safe on every OS."""
+@functools.lru_cache(maxsize=4096)  # pure: titles and "Season 01" repeat across a whole library
+def _fixed_point(text: str, max_bytes: int) -> str:
     result = _once(text, max_bytes)
     # Each pass can only remove or replace characters, so this converges in a pass or two.
     for _ in range(8):
         again = _once(result, max_bytes)
         if again == result:
-            return result
+            break
         result = again
     return result
 
 
+def safe_component(text: str, *, max_bytes: int = MAX_COMPONENT_BYTES) -> str:
+    """Return a single path component built from ``text`` that is safe on every OS."""
+    return _fixed_point(text, max_bytes)
+
+
+@functools.lru_cache(maxsize=4096)  # pure, and the folders of a plan repeat for every file in them
 def is_safe_component(name: str, *, max_bytes: int = MAX_COMPONENT_BYTES) -> bool:
-    """True when ``name`` is already a fixed point of `safe_component`."""
-    return bool(name) and safe_component(name, max_bytes=max_bytes) == name
+    """True when ``name`` is already a fixed point of `safe_component` (one pass shows it: a fixed point
+    is what a pass leaves unchanged)."""
+    return bool(name) and _once(name, max_bytes) == name
 
 
 def confined_join(root: str, components: list[str], existing: set[str] | frozenset[str] = frozenset()) -> str:
-    """Join safe components under ``root`` and prove the result stays inside it (G6).
+    """Join components under ``root`` and prove the result stays inside it (G6).
 
-    ``root`` must be an absolute, already resolved path. ``existing`` names folders found on disk, used as
-    they are spelled there (say in NFD) but still never `.`, `..` or containing a separator. Raises ValueError
-    when a component is unsafe or the joined path would leave the root; with components from
-    `safe_component` that cannot happen.
+    ``root`` must be an absolute, already resolved path. Every component must be safe on every OS (a fixed
+    point of `safe_component`), except folders found on disk (``existing``: used as they are spelled there,
+    say in NFD), which still may never be empty, `.`, `..` or hold a separator or NUL: that is what keeps
+    the join inside the root. Raises ValueError otherwise.
     """
     for comp in components:
         if comp in ("", ".", "..") or "/" in comp or "\\" in comp or "\0" in comp:
             raise ValueError(f"unsafe path component {comp!r}")
         if comp not in existing and not is_safe_component(comp):
             raise ValueError(f"unsafe path component {comp!r}")
-    path = os.path.join(root, *components)
-    if os.path.commonpath([root, os.path.normpath(path)]) != root:
-        raise ValueError(f"{path!r} is outside {root!r}")
-    return path
+    # No component is empty, `.`, `..` or holds a separator, so the join cannot climb out of the root.
+    return os.path.join(root, *components)

@@ -93,10 +93,11 @@ def plan_from_inputs(
     template: str | None = None,
     series_template: str = "",
     movie_template: str = "",
-    library_roots: Iterable[str] = (),
+    library_roots: Iterable[str] | None = None,
 ) -> OrganizePlan:
     """Plan moves for matched videos (pure apart from reading the disk). ``library_roots`` are the indexed
-    folders: the destination may lie inside none of them."""
+    folders: the destination may lie inside none of them (without them, the inputs' own folders count, and
+    the inputs are read twice). Given the roots, ``inputs`` are read once, as they come."""
     from anivault.organize.template import DEFAULT_MOVIE_TEMPLATE, DEFAULT_SERIES_TEMPLATE, PRESETS
 
     validate_choice("action", action, ACTIONS)
@@ -107,8 +108,10 @@ def plan_from_inputs(
     series, movie = resolve_templates(
         template if template and template not in PRESETS else None, series_src, movie_src
     )
-    inputs = list(inputs)
-    real_dest = check_dest(dest, {i.root for i in inputs if i.root} | set(library_roots))
+    if library_roots is None:
+        inputs = list(inputs)
+        library_roots = {i.root for i in inputs if i.root}
+    real_dest = check_dest(dest, library_roots)
     moves = build_moves(inputs, real_dest, series, movie, action)
     check_moves(moves, conflict)
     return OrganizePlan(real_dest, action, conflict, template, moves)
@@ -118,9 +121,7 @@ def plan_from_db(db: Database, dest: str, **kwargs: Any) -> OrganizePlan:
     from anivault.organize.source import library_roots, plan_inputs
 
     with db.read() as session:
-        inputs = list(plan_inputs(session))
-        roots = library_roots(session)
-    return plan_from_inputs(inputs, dest, library_roots=roots, **kwargs)
+        return plan_from_inputs(plan_inputs(session), dest, library_roots=library_roots(session), **kwargs)
 
 
 def recheck_plan(db: Database, plan: OrganizePlan) -> OrganizePlan:

@@ -29,9 +29,17 @@ ORDER BY f.path
 """
 )
 
+# Every present companion of a matched, present video, read once for the whole plan.
 _COMPANIONS = text(
-    "SELECT id, path, path_raw, size, mtime_ns, dev, inode, kind, video_id FROM files"
-    " WHERE video_id = :vid AND status = 'present' AND kind <> 'video' ORDER BY path"
+    """
+SELECT c.id, c.path, c.path_raw, c.size, c.mtime_ns, c.dev, c.inode, c.kind, c.video_id
+FROM files c
+JOIN files f ON f.id = c.video_id
+JOIN matches m ON m.file_id = f.id
+WHERE c.status = 'present' AND c.kind <> 'video' AND f.kind = 'video' AND f.status = 'present'
+  AND m.status = 'matched' AND m.tmdb_id IS NOT NULL
+ORDER BY c.video_id, c.path
+"""
 )
 
 
@@ -124,7 +132,15 @@ def plan_inputs(session: Session) -> Iterator[PlanInput]:
     """Every matched, present video with its companions, in path order."""
     titles: dict[tuple[str, int], tuple[str, str | None, int | None]] = {}
     names: dict[tuple[int, int], dict[int, str]] = {}
-    for r in session.execute(_VIDEOS).all():
+    companions_of: dict[int, list[Companion]] = {}
+    # The plan reads every matched file: plain rows from the driver (SQLAlchemy's Row objects would cost
+    # as much again as the rest of reading a file's plan input).
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    for c in raw.execute(str(_COMPANIONS)):
+        path = decode_path(c[1], c[2])
+        companions_of.setdefault(c[8], []).append(Companion(c[0], path, c[7], _fingerprint(path, c, 3)))
+    for r in raw.execute(str(_VIDEOS)):
         path = decode_path(r[1], r[2])
         media = r[10] or "tv"
         key = (media, int(r[9]))
@@ -142,10 +158,6 @@ def plan_inputs(session: Session) -> Iterator[PlanInput]:
             tmdb_name = names[season_key].get(int(r[12]))
             if tmdb_name is not None and not (episode_title and _placeholder(tmdb_name, int(r[12]))):
                 episode_title = tmdb_name
-        companions = [
-            Companion(c[0], decode_path(c[1], c[2]), c[7], _fingerprint(decode_path(c[1], c[2]), c, 3))
-            for c in session.execute(_COMPANIONS, {"vid": r[0]}).all()
-        ]
         yield PlanInput(
             file_id=r[0],
             path=path,
@@ -164,5 +176,5 @@ def plan_inputs(session: Session) -> Iterator[PlanInput]:
             resolution=r[15],
             ext=r[7] or os.path.splitext(path)[1].lstrip("."),
             root=r[8],
-            companions=companions,
+            companions=companions_of.get(r[0], []),
         )

@@ -84,12 +84,14 @@ class Template:
         out = []
         for parts in self.components:
             text = []
+            missing = False
             for literal, field, spec in parts:
                 text.append(literal)
                 if field is None:
                     continue
                 value = values.get(field)
                 if value is None or value == "":
+                    missing = True
                     continue
                 try:
                     text.append(format(value, spec))
@@ -98,7 +100,9 @@ class Template:
                         f"template field {{{field}:{spec}}} cannot format {value!r}: {exc}",
                         hint="numeric specs such as :02 only fit season, episode, year, tmdb_id, absolute",
                     ) from None
-            rendered = _DANGLING_DASH.sub("", _EMPTY_BRACKETS.sub("", "".join(text)))
+            rendered = "".join(text)
+            if missing:  # the brackets and dashes around what rendered empty go too
+                rendered = _DANGLING_DASH.sub("", _EMPTY_BRACKETS.sub("", rendered))
             out.append(safe_component(rendered))
         return out
 
