@@ -223,7 +223,7 @@ def _level(value: Any) -> str | None:
 
 def _template(value: Any, *, preset: bool) -> str | None:
     """A naming template setting: a preset name (organize.template only), or a template that parses."""
-    from anivault.organize.template import PRESETS, TemplateError, parse_template
+    from anivault.naming.template import PRESETS, TemplateError, parse_template
 
     text = str(value)
     if text == "" or (preset and text in PRESETS):  # empty: the default preset, or the preset's template

@@ -55,7 +55,9 @@ def run(env: dict[str, str], *args: str) -> str:
 def run_measured(env: dict[str, str], *args: str) -> tuple[float, float]:
     """Run the CLI; returns (wall seconds, its peak RSS in MB) from wait4."""
     started = time.perf_counter()
-    proc = subprocess.Popen([cli_path(), "--quiet", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [cli_path(), "--quiet", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)

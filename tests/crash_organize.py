@@ -64,7 +64,7 @@ def make_library(base: Path, n_videos: int, *, dest: Path | None = None, seed: i
     """`n_videos` episodes of a few shows (with a subtitle for every third), matched, with TMDB names."""
     from anivault.db.base import utcnow
     from anivault.db.connect import open_db
-    from anivault.db.models import File, Root
+    from anivault.db.models import File, roots
     from anivault.db.models_match import Match, TmdbCache
 
     rng = random.Random(seed)
@@ -81,9 +81,7 @@ def make_library(base: Path, n_videos: int, *, dest: Path | None = None, seed: i
     now = utcnow()
     try:
         with db.write() as s:
-            root = Root(path=str(src))
-            s.add(root)
-            s.flush()
+            root_id = s.execute(roots.insert().values(path=str(src), added_at=now)).inserted_primary_key[0]
             for tmdb_id, name in shows:
                 s.add(
                     TmdbCache(
@@ -101,7 +99,7 @@ def make_library(base: Path, n_videos: int, *, dest: Path | None = None, seed: i
                 video.write_bytes(rng.randbytes(rng.choice((1, 10, 100, 3000)) * 100 + i))
                 st = video.stat()
                 f = File(
-                    root_id=root.id, path=str(video), dir=str(folder), name=video.name, ext="mkv", size=st.st_size,
+                    root_id=root_id, path=str(video), dir=str(folder), name=video.name, ext="mkv", size=st.st_size,
                     mtime_ns=st.st_mtime_ns, dev=st.st_dev, inode=st.st_ino, kind="video",
                 )  # fmt: skip
                 s.add(f)
@@ -118,7 +116,7 @@ def make_library(base: Path, n_videos: int, *, dest: Path | None = None, seed: i
                     sst = sub.stat()
                     s.add(
                         File(
-                            root_id=root.id, path=str(sub), dir=str(folder), name=sub.name, ext="ass", size=sst.st_size,
+                            root_id=root_id, path=str(sub), dir=str(folder), name=sub.name, ext="ass", size=sst.st_size,
                             mtime_ns=sst.st_mtime_ns, dev=sst.st_dev, inode=sst.st_ino, kind="subtitle",
                             video_id=f.id,
                         )

@@ -1,4 +1,4 @@
-"""The query layer (anivault.library): the `ls` language, file details and statistics, over a library
+"""The read model (anivault.db.query, anivault.db.library): the `ls` language, file details and statistics, over a library
 database at the real schema with rows written directly, so every case (batches, missing files, matches,
 no parse) is there on purpose."""
 
@@ -15,19 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from anivault.db.library import file_detail, library_stats, row_counts
+from anivault.db.query import FIELD_HELP, LibraryQuery, Term, compile_query, list_files, parse_terms, readable
 from anivault.errors import UsageError
-from anivault.library import (
-    FIELD_HELP,
-    LibraryQuery,
-    Term,
-    compile_query,
-    file_detail,
-    library_stats,
-    list_files,
-    parse_terms,
-    readable,
-    row_counts,
-)
 from anivault.parsing import normalize_title
 
 NOW = "2026-11-21 10:00:00"
@@ -355,7 +345,7 @@ def test_file_history_over_many_runs_newest_first(tmp_path: Path, monkeypatch: p
     """A file's ledger history: the items of every run that moved it, organize and rollback, newest first,
     other files' items left out, at most LEDGER_LIMIT items with the total beside them; an organize item
     its rollback reversed reads `undone`."""
-    import anivault.library as library
+    import anivault.db.library as library
 
     path = _build(tmp_path / "library.db")
     conn = sqlite3.connect(path)

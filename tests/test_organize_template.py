@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from anivault.organize.companions import companion_name
-from anivault.organize.template import (
+from anivault.naming.template import (
     DEFAULT_MOVIE_TEMPLATE,
     DEFAULT_SERIES_TEMPLATE,
     PRESETS,
@@ -14,6 +13,7 @@ from anivault.organize.template import (
     parse_template,
     resolve_templates,
 )
+from anivault.organize.companions import companion_name
 
 FIELDS = {"title": "Frieren", "year": 2023, "tmdb_id": 209867, "season": 1, "ext": "mkv"}
 

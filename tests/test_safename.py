@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anivault.organize.safename import confined_join, is_safe_component, safe_component
-from anivault.organize.template import parse_template
+from anivault.naming.safename import confined_join, is_safe_component, safe_component
+from anivault.naming.template import parse_template
 
 RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$"} | {
     f"{d}{n}" for d in ("COM", "LPT") for n in (*"0123456789", "¹", "²", "³")

@@ -67,7 +67,7 @@ def test_cache_keys_ignore_case_and_spacing(query: str, year: int | None) -> Non
 
 @given(st.text(max_size=30), st.text(max_size=30))
 def test_title_similarity_is_a_score(a: str, b: str) -> None:
-    from anivault.parsing.normalize import normalize_title
+    from anivault.title_key import normalize_title
 
     s = title_similarity(normalize_title(a), b)
     assert 0.0 <= s <= 1.0

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from anivault.cli.cmd_ui import run_ui
 from anivault.cli.common import STATE, CliState
-from anivault.cli.ui_term import Terminal
+from anivault.cli.tui.term import Terminal
 
 CTRL_C = object()  # in a script: the user presses Ctrl-C at this prompt
 
@@ -63,7 +63,7 @@ def session(answers: list[object], width: int = 80, height: int = 24) -> tuple[i
 
 @pytest.fixture(autouse=True)
 def fresh_state() -> Iterator[None]:
-    from anivault.cli import ui_wizard
+    from anivault.cli.tui import wizard as ui_wizard
 
     STATE.__dict__.update(CliState().__dict__)
     ui_wizard._last.clear()  # each test is a new session
@@ -149,7 +149,7 @@ def test_wizard_apply_then_history_rollback(tmp_path: Path, emulator: object, an
 def test_ctrl_c_during_apply_comes_home_and_history_finishes_the_run(
     tmp_path: Path, emulator: object, anivault_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import anivault.cli.ui_term as ui_term
+    import anivault.cli.tui.term as ui_term
 
     src, dest = tmp_path / "incoming", tmp_path / "Library"
     make_files(src, NAMES, size=64)
@@ -390,7 +390,7 @@ def test_plan_screen_fits_80_by_24(tmp_path: Path, emulator: object) -> None:
 
 
 def test_cjk_titles_line_up_at_80_columns() -> None:
-    from anivault.cli.ui_review import show_candidates
+    from anivault.cli.tui.review import show_candidates
 
     console = Console(file=io.StringIO(), width=80, color_system=None, force_terminal=False)
     cands = [

@@ -1,4 +1,4 @@
-"""`verify` checks and `status` reports at the library level (anivault.diagnostics)."""
+"""`verify` checks and `status` reports at the library level (anivault.pipeline.verify, anivault.db.status)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import tmdb_emulator  # scripts/ is on sys.path (tests/conftest.py)
 
-from anivault import diagnostics as dx
 from anivault import secrets_store as ss
+from anivault.db import status as st
+from anivault.pipeline import verify as dx
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "tests" / "fixtures" / "tmdb_catalog_small.json"
@@ -134,13 +135,13 @@ def test_bad_settings_fail(tmp_path: Path) -> None:
 
 
 def test_status_without_a_library(tmp_path: Path) -> None:
-    out = dx.status(tmp_path / "none.db")
+    out = st.status(tmp_path / "none.db")
     assert out["exists"] is False and "index" in out["hint"]
 
 
 def test_status_reads_what_exists(tmp_path: Path) -> None:
     db = make_db(tmp_path / "library.db")
-    out = dx.status(db)
+    out = st.status(db)
     assert out["last_run"] is None and out["last_scan"] is None and out["last_organize"] is None
     with sqlite3.connect(db) as conn:
         conn.execute(
@@ -149,7 +150,7 @@ def test_status_reads_what_exists(tmp_path: Path) -> None:
             '\'{"index": {"seen": 3}}\', 999999999, ?)',
             (__import__("socket").gethostname(),),
         )
-    out = dx.status(db)
+    out = st.status(db)
     run = out["last_run"]
     assert run["stage"] == "match" and run["counts"] == {"index": {"seen": 3}}
     assert run["state"] == "interrupted" and run["resumable"]
@@ -161,6 +162,6 @@ def test_status_degrades_when_tables_are_missing(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE files (id INTEGER, kind TEXT, status TEXT)")
         conn.execute("INSERT INTO files VALUES (1, 'video', 'present')")
-    out = dx.status(db)
+    out = st.status(db)
     assert out["library"] == {"video": {"present": 1}}
     assert out["matching"] is None and out["last_run"] is None

@@ -48,7 +48,7 @@ def schema() -> None:
         anivault db schema | grep -A12 "VIEW v_library"
     """
     from anivault.cli.common import db_path
-    from anivault.cli.readout import require_library
+    from anivault.cli.output import require_library
 
     require_library()
     conn = _readonly(db_path())
@@ -137,7 +137,7 @@ def backup(
     import sqlite3
 
     from anivault.cli.common import open_library, say
-    from anivault.cli.readout import human_size, require_library
+    from anivault.cli.output import human_size, require_library
     from anivault.errors import DatabaseError, UsageError
     from anivault.pathcodec import display
     from anivault.paths import app_paths
@@ -187,7 +187,7 @@ def compact() -> None:
         anivault db compact
     """
     from anivault.cli.common import db_path, open_library, say
-    from anivault.cli.readout import human_size, require_library
+    from anivault.cli.output import human_size, require_library
     from anivault.db import maintenance
     from anivault.db.engine import writer_lock
     from anivault.pathcodec import display
@@ -214,8 +214,8 @@ def _status_report() -> dict[str, Any]:
 
     from anivault.cli.common import db_path
     from anivault.db.fsdetect import network_fs
+    from anivault.db.library import row_counts, table_exists
     from anivault.db.migrate import head_revision
-    from anivault.library import row_counts, table_exists
     from anivault.pathcodec import display
     from anivault.paths import app_paths
 
@@ -258,7 +258,7 @@ def _status_report() -> dict[str, Any]:
 
 
 def _print_status(r: dict[str, Any]) -> None:
-    from anivault.cli.readout import human_size
+    from anivault.cli.output import human_size
 
     out = sys.stdout
     out.write(f"path          {r['path']}\n")

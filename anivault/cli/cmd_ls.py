@@ -55,8 +55,8 @@ def ls(
         anivault ls --unmatched --json
     """
     from anivault.cli.common import say
-    from anivault.cli.readout import check_one_format, read_connection, stream_csv, stream_json
-    from anivault.library import LibraryQuery, list_files, parse_terms
+    from anivault.cli.output import check_one_format, read_connection, stream_csv, stream_json
+    from anivault.db.query import LibraryQuery, list_files, parse_terms
 
     check_one_format(json=json_out, csv=csv_out)
     q = LibraryQuery(parse_terms(query or []), unmatched=unmatched, missing=missing, sort=sort, limit=limit)

@@ -88,7 +88,7 @@ def _organize(
                 series_template="" if template else cfg.series_template,
                 movie_template="" if template else cfg.movie_template,
             )
-            from anivault.organize.template import names_episodes
+            from anivault.naming.template import names_episodes
 
             if names_episodes(template or cfg.series_template or cfg.template):
                 _note_missing_episode_names(db, everything.tmdb.language)

@@ -138,7 +138,7 @@ def _one(
             if not words:
                 continue
             port = _port(db, cfg, port)
-            from anivault.parsing.normalize import normalize_title
+            from anivault.title_key import normalize_title
 
             probe = SeriesGroup(
                 g.key, normalize_title(words), words, g.year, g.kind, g.files, g.max_episode, g.seasons, False

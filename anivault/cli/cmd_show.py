@@ -28,9 +28,9 @@ def show(
         anivault show 1234 --json
     """
     from anivault.cli.common import emit_json
-    from anivault.cli.readout import read_connection
+    from anivault.cli.output import read_connection
+    from anivault.db.library import file_detail
     from anivault.errors import UsageError
-    from anivault.library import file_detail
 
     with read_connection() as conn:
         detail = file_detail(conn, file_id)
@@ -77,7 +77,7 @@ def _block(title: str, pairs: list[tuple[str, Any]]) -> list[str]:
 
 def render(d: dict[str, Any]) -> str:
     """The text form of `file_detail`: blocks of `key  value` lines."""
-    from anivault.cli.readout import human_size
+    from anivault.cli.output import human_size
 
     f = d["file"]
     lines = _block(

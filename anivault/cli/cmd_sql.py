@@ -85,7 +85,7 @@ def sql(
         anivault sql "select count(*) from files" --timeout 5
         anivault sql --write "delete from overrides where title_norm = :t" -p t "made in abyss"
     """
-    from anivault.cli.readout import check_one_format, require_library
+    from anivault.cli.output import check_one_format, require_library
 
     check_one_format(json=json_out, csv=csv_out, table=table_out)
     text = sys.stdin.read() if statement == "-" else statement
@@ -98,7 +98,7 @@ def sql(
     if write:
         _run_write(text, params, json_out=json_out, csv_out=csv_out, table_out=table_out, timeout=timeout)
         return
-    from anivault.cli.readout import read_connection
+    from anivault.cli.output import read_connection
     from anivault.db.sealed import guard
 
     with read_connection() as conn:
@@ -213,8 +213,8 @@ def _cut(value: Any) -> str:
 
 def _emit(cursor: sqlite3.Cursor, g: Guard, *, json_out: bool, csv_out: bool, table_out: bool) -> None:
     from anivault.cli.common import emit_table, say
-    from anivault.cli.readout import stream_csv, stream_json, stream_plain
-    from anivault.library import iter_rows, readable
+    from anivault.cli.output import stream_csv, stream_json, stream_plain
+    from anivault.db.query import iter_rows, readable
 
     if cursor.description is None:
         say("(the statement returns no rows)")

@@ -24,8 +24,8 @@ def stats(
         anivault stats --json
     """
     from anivault.cli.common import emit_json
-    from anivault.cli.readout import read_connection
-    from anivault.library import library_stats
+    from anivault.cli.output import read_connection
+    from anivault.db.library import library_stats
 
     with read_connection() as conn:
         data = library_stats(conn)
@@ -37,7 +37,7 @@ def stats(
 
 def render(data: dict[str, Any]) -> None:
     from anivault.cli.common import emit_table, out_console
-    from anivault.cli.readout import human_size
+    from anivault.cli.output import human_size
 
     t = data["totals"]
     console = out_console()

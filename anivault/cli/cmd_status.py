@@ -19,10 +19,10 @@ def status(
 
     Example:  anivault status --json
     """
-    from anivault import diagnostics
     from anivault.cli.common import db_path, emit_json
+    from anivault.db.status import status as library_status
 
-    report = diagnostics.status(db_path(), failures=limit, review=limit)
+    report = library_status(db_path(), failures=limit, review=limit)
     if json_out:
         emit_json(report)
         return

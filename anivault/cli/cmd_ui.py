@@ -1,7 +1,7 @@
 """`anivault ui`: a guided, keyboard-only terminal wizard over the same library functions the commands use.
 
 The home screen lists the screens; each lives in its own `ui_*.py` module. A screen returns (or raises
-:class:`~anivault.cli.ui_term.Back`) to come home. Ctrl-C anywhere inside a screen comes home too: whatever a
+:class:`~anivault.cli.tui.term.Back`) to come home. Ctrl-C anywhere inside a screen comes home too: whatever a
 pipeline stage finished is already committed, exactly as with the plain commands. Ctrl-C at the home screen
 (so a second Ctrl-C) leaves with exit code 130; `0`, Ctrl-D or the end of piped input leave with 0.
 """
@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import typer
 
-from anivault.cli.ui_term import Back, MenuItem, Terminal, esc
+from anivault.cli.tui.term import Back, MenuItem, Terminal, esc
 from anivault.errors import ExitCode
 
 
@@ -39,12 +39,12 @@ def ui() -> None:
 
 
 def _screens() -> dict[str, tuple[str, str, Callable[[Terminal], None]]]:
-    from anivault.cli.ui_history import screen as history
-    from anivault.cli.ui_profiles import screen as profiles
-    from anivault.cli.ui_review import screen as review
-    from anivault.cli.ui_settings import screen as settings
-    from anivault.cli.ui_tools import screen as tools
-    from anivault.cli.ui_wizard import screen as wizard
+    from anivault.cli.tui.history import screen as history
+    from anivault.cli.tui.profiles import screen as profiles
+    from anivault.cli.tui.review import screen as review
+    from anivault.cli.tui.settings import screen as settings
+    from anivault.cli.tui.tools import screen as tools
+    from anivault.cli.tui.wizard import screen as wizard
 
     return {
         "1": ("Run wizard", "index → match → plan → apply", wizard),

@@ -29,11 +29,11 @@ def verify(
 
     Example:  anivault verify --json
     """
-    from anivault import diagnostics
     from anivault.cli.cmd_settings import prompt_pin
     from anivault.cli.common import db_path, emit_json, out_console
+    from anivault.pipeline import verify as checks
 
-    report = diagnostics.verify(
+    report = checks.verify(
         db_path(), pin_provider=prompt_pin, offline=offline, profile=profile, timeout=timeout
     )
     if json_out:

@@ -115,15 +115,6 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def emit_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    import csv
-
-    w = csv.writer(sys.stdout, lineterminator="\n")
-    w.writerow(columns)
-    for r in rows:
-        w.writerow(["" if v is None else v for v in r])
-
-
 def emit_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None) -> None:
     from rich.table import Table
     from rich.text import Text

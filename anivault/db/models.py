@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Column,
     DateTime,
     Float,
     ForeignKey,
@@ -17,44 +18,47 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from anivault.db.base import Base, utcnow
 
+# Tables that only the indexer's plain SQL reads and writes: declared for the schema (Alembic, the
+# models-equal-migrations test), with no ORM class nobody queries.
+roots = Table(
+    "roots",
+    Base.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("path", Text, nullable=False, unique=True),
+    Column("added_at", DateTime, nullable=False, default=utcnow),
+    Column("last_scan_id", Integer),
+)
+"""A folder given to `anivault index`."""
 
-class Root(Base):
-    """A folder given to `anivault index`."""
-
-    __tablename__ = "roots"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    path: Mapped[str] = mapped_column(Text, unique=True)
-    added_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    last_scan_id: Mapped[int | None] = mapped_column(Integer)
-
-
-class Scan(Base):
-    """One run of `anivault index`, with what it found."""
-
-    __tablename__ = "scans"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running|done|interrupted|failed
-    roots: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of root paths
-    seen: Mapped[int] = mapped_column(Integer, default=0)
-    new: Mapped[int] = mapped_column(Integer, default=0)
-    changed: Mapped[int] = mapped_column(Integer, default=0)
-    moved: Mapped[int] = mapped_column(Integer, default=0)
-    missing: Mapped[int] = mapped_column(Integer, default=0)
-    unchanged: Mapped[int] = mapped_column(Integer, default=0)
-    restored: Mapped[int] = mapped_column(
-        Integer, default=0, server_default="0"
-    )  # missing files that came back
-    reparsed: Mapped[int] = mapped_column(Integer, default=0)
-    errors: Mapped[int] = mapped_column(Integer, default=0)
-    error_samples: Mapped[str] = mapped_column(Text, default="[]")  # JSON: first few errors, for the report
+scans = Table(
+    "scans",
+    Base.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("started_at", DateTime, nullable=False, default=utcnow),
+    Column("finished_at", DateTime),
+    Column("status", String(16), nullable=False, default="running"),  # running|done|interrupted|failed
+    Column("roots", Text, nullable=False, default="[]"),  # JSON list of root paths
+    Column("seen", Integer, nullable=False, default=0),
+    Column("new", Integer, nullable=False, default=0),
+    Column("changed", Integer, nullable=False, default=0),
+    Column("moved", Integer, nullable=False, default=0),
+    Column("missing", Integer, nullable=False, default=0),
+    Column("unchanged", Integer, nullable=False, default=0),
+    Column(
+        "restored", Integer, nullable=False, default=0, server_default="0"
+    ),  # missing files that came back
+    Column("reparsed", Integer, nullable=False, default=0),
+    Column("errors", Integer, nullable=False, default=0),
+    Column("error_samples", Text, nullable=False, default="[]"),  # JSON: first few errors, for the report
+)
+"""One run of `anivault index`, with what it found."""
 
 
 class File(Base):

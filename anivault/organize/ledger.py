@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from anivault.db.status import item_counts
 from anivault.errors import UsageError
 from anivault.organize.fileops import Fingerprint
 from anivault.organize.plan import Step
@@ -373,15 +374,6 @@ class Ledger:
 
 def inode_of(st: os.stat_result) -> tuple[int, int]:
     return st.st_dev, st.st_ino
-
-
-def item_counts(conn: sqlite3.Connection, op_id: int) -> dict[str, int]:
-    """How many items of run ``op_id`` are in each state (for the ledger and for `anivault status`,
-    whatever row factory ``conn`` has)."""
-    cur = conn.cursor()
-    cur.row_factory = None
-    rows = cur.execute("SELECT state, count(*) FROM operation_items WHERE op_id=? GROUP BY state", (op_id,))
-    return {str(state): int(n) for state, n in rows}
 
 
 def _intent_row(op_id: int, s: Step) -> tuple[Any, ...]:

@@ -19,10 +19,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from anivault.errors import AniVaultError, UsageError
+from anivault.naming.safename import confined_join, safe_component
+from anivault.naming.template import EpisodeNumber, Template
 from anivault.organize.companions import companion_name
 from anivault.organize.fileops import Fingerprint, lstat_or_none, not_a_file, same_content
-from anivault.organize.safename import confined_join, safe_component
-from anivault.organize.template import EpisodeNumber, Template
 
 ACTIONS = ("move", "copy", "hardlink", "symlink")
 CONFLICTS = ("skip", "rename", "fail")

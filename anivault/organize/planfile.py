@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from anivault.errors import UsageError
+from anivault.naming.safename import is_safe_component
 from anivault.organize.fileops import Fingerprint
 from anivault.organize.plan import ACTIONS, Move
-from anivault.organize.safename import is_safe_component
 
 PLAN_VERSION = 1
 

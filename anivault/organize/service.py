@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from anivault.errors import AniVaultError, UsageError
+from anivault.naming.template import resolve_templates
 from anivault.organize.execute import RunOptions, RunSummary, finish, run_operation
 from anivault.organize.fileops import crashpoint, lstat_or_none, not_a_file
 from anivault.organize.ledger import Ledger
@@ -30,7 +31,6 @@ from anivault.organize.plan import (
     expand_steps,
 )
 from anivault.organize.recovery import RecoveryReport, recover
-from anivault.organize.template import resolve_templates
 from anivault.organize.undo import Undo, inverse_steps, plan_undo
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def plan_from_inputs(
     """Plan moves for matched videos (pure apart from reading the disk). ``library_roots`` are the indexed
     folders: the destination may lie inside none of them (without them, the inputs' own folders count, and
     the inputs are read twice). Given the roots, ``inputs`` are read once, as they come."""
-    from anivault.organize.template import DEFAULT_MOVIE_TEMPLATE, DEFAULT_SERIES_TEMPLATE, PRESETS
+    from anivault.naming.template import DEFAULT_MOVIE_TEMPLATE, DEFAULT_SERIES_TEMPLATE, PRESETS
 
     validate_choice("action", action, ACTIONS)
     validate_choice("conflict", conflict, CONFLICTS)

@@ -7,7 +7,7 @@
 """
 
 from anivault.parsing.model import PARSER_VERSION, ParsedName
-from anivault.parsing.normalize import normalize_title
 from anivault.parsing.parser import parse_name
+from anivault.title_key import normalize_title
 
 __all__ = ["PARSER_VERSION", "ParsedName", "normalize_title", "parse_name"]

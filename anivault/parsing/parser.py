@@ -11,7 +11,7 @@ from typing import Any
 from anivault.parsing import anitopy_safe
 from anivault.parsing import rules as R
 from anivault.parsing.model import KINDS, ParsedName
-from anivault.parsing.normalize import normalize_title
+from anivault.title_key import normalize_title
 
 # Real file names are at most 255 bytes; anything longer is not a name, and anitopy's time grows
 # with length, so the parse is capped to keep its time bounded on hostile input.

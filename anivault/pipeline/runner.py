@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anivault.errors import AniVaultError, Interrupted, UsageError
+from anivault.procs import process_alive
 from anivault.redact import redact
 
 if TYPE_CHECKING:
@@ -135,30 +136,15 @@ def find_resumable(db: Database) -> _RunRecord | None:
         row = s.scalars(select(Run).order_by(Run.id.desc()).limit(1)).first()
         if row is None or row.state not in RESUMABLE:
             return None
-        if row.state == "running" and _alive(row.pid, row.host):
+        if row.state == "running" and row.pid != os.getpid() and process_alive(row.pid, row.host):
+            where = f"pid {row.pid}" + (
+                f" on {row.host}" if row.host and row.host != socket.gethostname() else ""
+            )
             raise UsageError(
-                f"run {row.id} is still running (pid {row.pid})",
+                f"run {row.id} is still running ({where})",
                 hint="wait for it to finish, or stop it, then `anivault run --resume`",
             )
         return _RunRecord(db, int(row.id))
-
-
-def _alive(pid: int | None, host: str | None) -> bool:
-    if not pid or (host and host != socket.gethostname()):
-        return False
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
-def _stage_after(stage: str) -> str:
-    return STAGES[min(STAGES.index(stage) + 1, len(STAGES) - 1)]
 
 
 def run_pipeline(

@@ -112,11 +112,6 @@ class PauseGate:
         self._until = 0.0
         self._cond = threading.Condition()
 
-    @property
-    def paused_until(self) -> float:
-        with self._cond:
-            return self._until
-
     def pause(self, seconds: float) -> None:
         with self._cond:
             self._until = max(self._until, self._clock.monotonic() + seconds)

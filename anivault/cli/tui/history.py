@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from anivault.cli.ui_term import Back, MenuItem, Terminal, esc, one_of, short_path
+from anivault.cli.tui.term import Back, MenuItem, Terminal, esc, one_of, short_path
 
 if TYPE_CHECKING:
     from anivault.organize.execute import RunSummary

@@ -3,7 +3,7 @@ is, what it holds, an integrity check, a backup)."""
 
 from __future__ import annotations
 
-from anivault.cli.ui_term import Back, MenuItem, Terminal
+from anivault.cli.tui.term import Back, MenuItem, Terminal
 
 _MARK = {
     "ok": "[green]ok  [/green]",
@@ -68,14 +68,15 @@ def cache_clear(term: Terminal) -> None:
 
 
 def verify(term: Terminal) -> None:
-    from anivault import diagnostics
     from anivault.cli.common import db_path
-    from anivault.cli.ui_wizard import ask_pin
+    from anivault.cli.tui.wizard import ask_pin
 
     offline = not term.confirm("Also contact TMDB?", default=True)
 
     term.text("checking…")
-    report = diagnostics.verify(db_path(), pin_provider=lambda: ask_pin(term), offline=offline)
+    from anivault.pipeline import verify as checks
+
+    report = checks.verify(db_path(), pin_provider=lambda: ask_pin(term), offline=offline)
     term.title("Verify")
     for check in report.checks:
         term.print(f"{_MARK[check.status]}  {_e(check.name)}: {_e(check.detail)}")
@@ -90,8 +91,8 @@ def verify(term: Terminal) -> None:
 
 
 def database(term: Terminal) -> None:
-    from anivault import diagnostics
     from anivault.cli.common import db_path, open_library
+    from anivault.db.status import status
 
     path = db_path()
     term.title("Database")
@@ -101,7 +102,7 @@ def database(term: Terminal) -> None:
         term.pause()
         return
     term.text(f"size: {path.stat().st_size:,} bytes")
-    report = diagnostics.status(path, failures=0, review=3)
+    report = status(path, failures=0, review=3)
     for kind, states in (report.get("library") or {}).items():
         term.text(f"{kind}: " + ", ".join(f"{n} {s}" for s, n in states.items()))
     matching = report.get("matching") or {}

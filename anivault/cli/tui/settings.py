@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from anivault.cli.ui_term import Back, MenuItem, Terminal, esc, number_in
+from anivault.cli.tui.term import Back, MenuItem, Terminal, esc, number_in
 
 if TYPE_CHECKING:
     from anivault.config import Settings

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from anivault.cli.ui_term import Back, MenuItem, Terminal, cut, esc, short_path
+from anivault.cli.tui.term import Back, MenuItem, Terminal, cut, esc, short_path
 
 if TYPE_CHECKING:
     from anivault.config import Settings
@@ -62,7 +62,7 @@ _last: list[RunAnswers] = []
 
 
 def screen(term: Terminal) -> None:
-    from anivault.cli.ui_settings import fresh_settings
+    from anivault.cli.tui.settings import fresh_settings
 
     wizard(term, _last[-1] if _last else defaults(fresh_settings()))
 
@@ -134,7 +134,7 @@ def check_rate(answer: str) -> str | None:
 
 def check_template(answer: str) -> str | None:
     from anivault.errors import AniVaultError
-    from anivault.organize.template import DEFAULT_MOVIE_TEMPLATE, DEFAULT_SERIES_TEMPLATE, resolve_templates
+    from anivault.naming.template import DEFAULT_MOVIE_TEMPLATE, DEFAULT_SERIES_TEMPLATE, resolve_templates
 
     try:
         resolve_templates(answer, DEFAULT_SERIES_TEMPLATE, DEFAULT_MOVIE_TEMPLATE)
@@ -205,7 +205,7 @@ def ask_action(term: Terminal, a: RunAnswers) -> RunAnswers:
 
 
 def ask_template(term: Terminal, a: RunAnswers) -> RunAnswers:
-    from anivault.organize.template import PRESETS
+    from anivault.naming.template import PRESETS
 
     term.title("Run wizard 6/6: naming template", clear=True)
     term.text("How a file lands in the library, for example:")
@@ -225,7 +225,7 @@ def ask_template(term: Terminal, a: RunAnswers) -> RunAnswers:
 
 def example(spec: str) -> str:
     """Where episode 1 of Frieren would go under template ``spec`` (a preset name or a template)."""
-    from anivault.organize.template import (
+    from anivault.naming.template import (
         DEFAULT_MOVIE_TEMPLATE,
         DEFAULT_SERIES_TEMPLATE,
         EpisodeNumber,
@@ -295,7 +295,7 @@ def summarise(term: Terminal, a: RunAnswers) -> None:
 
 def run(term: Terminal, a: RunAnswers, *, profile: str | None = None) -> None:
     from anivault.cli.common import open_library
-    from anivault.cli.ui_settings import fresh_settings
+    from anivault.cli.tui.settings import fresh_settings
 
     cfg = fresh_settings(a.overrides())
     with open_library() as db:
@@ -486,7 +486,7 @@ def decide(
 
 
 def apply(term: Terminal, db: Database, cfg: Settings, plan: OrganizePlan) -> None:
-    from anivault.cli.ui_history import report
+    from anivault.cli.tui.history import report
     from anivault.organize import service
 
     term.title("Apply")

@@ -66,7 +66,7 @@ def stream_json(rows: Iterable[dict[str, Any]]) -> int:
 def stream_csv(columns: Sequence[str], rows: Iterable[Iterable[Any]]) -> int:
     """CSV with a header row, written as rows arrive (None is an empty cell). Returns the row count.
 
-    Values must already be text or numbers: bytes go through `anivault.library.readable` first.
+    Values must already be text or numbers: bytes go through `anivault.db.query.readable` first.
     """
     import csv
 

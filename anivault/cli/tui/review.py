@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from anivault.cli.ui_term import Back, Terminal, esc, number_in
+from anivault.cli.tui.term import Back, Terminal, esc, number_in
 
 if TYPE_CHECKING:
     from anivault.pipeline.match import ReviewGroup
@@ -114,8 +114,8 @@ def review_one(term: Terminal, rg: ReviewGroup) -> None:
 
 def decide(term: Terminal, rg: ReviewGroup, tmdb_id: int, media: str) -> None:
     from anivault.cli.common import open_library
-    from anivault.cli.ui_settings import fresh_settings
-    from anivault.cli.ui_wizard import unlock_key
+    from anivault.cli.tui.settings import fresh_settings
+    from anivault.cli.tui.wizard import unlock_key
     from anivault.errors import AniVaultError
     from anivault.pipeline.match import decide_manually
     from anivault.tmdb.cached import open_tmdb

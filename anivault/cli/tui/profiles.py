@@ -3,11 +3,11 @@ Run the wizard with one's answers as the defaults, create one, or delete one."""
 
 from __future__ import annotations
 
-from anivault.cli.ui_term import Back, MenuItem, Terminal
+from anivault.cli.tui.term import Back, MenuItem, Terminal
 
 
 def screen(term: Terminal) -> None:
-    from anivault.cli.ui_settings import fresh_settings
+    from anivault.cli.tui.settings import fresh_settings
 
     while True:
         cfg = fresh_settings()
@@ -51,7 +51,7 @@ def _pick(term: Terminal, names: list[str]) -> str:
 
 def run_profile(term: Terminal, name: str) -> None:
     from anivault.cli.common import STATE
-    from anivault.cli.ui_wizard import defaults, wizard
+    from anivault.cli.tui.wizard import defaults, wizard
     from anivault.config import load_settings
 
     cfg = load_settings(STATE.overrides, profile=name)
@@ -59,8 +59,8 @@ def run_profile(term: Terminal, name: str) -> None:
 
 
 def new_profile(term: Terminal) -> None:
-    from anivault.cli.ui_settings import fresh_settings
-    from anivault.cli.ui_wizard import ask_dest, ask_sources, check_profile_name, defaults
+    from anivault.cli.tui.settings import fresh_settings
+    from anivault.cli.tui.wizard import ask_dest, ask_sources, check_profile_name, defaults
     from anivault.config import set_value
 
     taken = set(fresh_settings().profiles)
@@ -76,7 +76,7 @@ def new_profile(term: Terminal) -> None:
 
 def delete_profile(name: str) -> None:
     """Remove every key of [profiles.NAME] through `set_value` (which drops the emptied tables)."""
-    from anivault.cli.ui_settings import fresh_settings
+    from anivault.cli.tui.settings import fresh_settings
     from anivault.config import SECTIONS, set_value
 
     table = fresh_settings().profiles.get(name, {})

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from anivault.errors import UsageError
-from anivault.organize.safename import safe_component
+from anivault.naming.safename import safe_component
 
 FIELDS = (
     "title",

@@ -1,15 +1,14 @@
-"""What `anivault verify` checks and what `anivault status` reports. Plain data; the CLI renders it.
+"""What `anivault verify` checks: the install, the settings, the key, TMDB, the database. Plain data; the
+CLI renders it.
 
-Both read the library database without changing it: status opens it read-only (``mode=ro``) and asks only
-for the tables that exist, so it works on a database whose later stages have never run, and `verify`
-reports a schema behind head instead of upgrading it.
+It reads the library database without changing it (``mode=ro``), and reports a schema behind head instead
+of upgrading it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -17,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from anivault.organize.ledger import item_counts
 from anivault.redact import redact
 
 CheckStatus = Literal["ok", "warn", "fail", "skip"]
@@ -316,8 +314,10 @@ def check_library_paths(db_path: Path, settings: Any, profile: str | None) -> li
     """Every indexed root, the destination and the profile's folders must exist (a NAS may be unmounted)."""
     folders: list[tuple[str, str]] = []
     if db_path.exists():
+        from anivault.db.library import table_exists
+
         with contextlib.suppress(sqlite3.DatabaseError), _readonly(db_path) as conn:
-            if _has_table(conn, "roots"):
+            if table_exists(conn, "roots"):
                 folders += [
                     ("indexed root", str(r[0])) for r in conn.execute("SELECT path FROM roots ORDER BY id")
                 ]
@@ -345,148 +345,3 @@ def check_library_paths(db_path: Path, settings: Any, profile: str | None) -> li
         )
         for what, path in missing
     ]
-
-
-# ---------------------------------------------------------------------------------------------------------
-# status
-
-
-def _has_table(conn: sqlite3.Connection, name: str) -> bool:
-    return (
-        conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
-        is not None
-    )
-
-
-def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
-    return {str(r["name"]) for r in conn.execute(f"PRAGMA table_info({table})")}
-
-
-def _json(text: Any) -> Any:
-    try:
-        return json.loads(text) if isinstance(text, str) else text
-    except ValueError:
-        return text
-
-
-def _row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
-    return {d[0]: v for d, v in zip(cursor.description, row, strict=True)}
-
-
-def status(db_path: Path, *, failures: int = 10, review: int = 10) -> dict[str, Any]:
-    """The last run, the last scan, what waits for review and what failed: whatever the tables can tell."""
-    out: dict[str, Any] = {"database": str(db_path), "exists": db_path.exists()}
-    if not db_path.exists():
-        out["hint"] = "no library yet: run `anivault index FOLDER` or `anivault run FOLDER --dest LIBRARY`"
-        return out
-    try:
-        with _readonly(db_path) as conn:
-            conn.row_factory = _row
-            out["last_run"] = _last_run(conn)
-            out["last_scan"] = _last_scan(conn)
-            out["library"] = _library_counts(conn)
-            out["matching"] = _matching(conn, review)
-            out["last_organize"] = _last_organize(conn, failures)
-    except sqlite3.DatabaseError as exc:
-        from anivault.errors import DatabaseError
-
-        raise DatabaseError(
-            f"cannot read {db_path}: {exc}", hint="run `anivault verify` to check the database"
-        ) from None
-    return out
-
-
-def _last_run(conn: sqlite3.Connection) -> dict[str, Any] | None:
-    if not _has_table(conn, "runs"):
-        return None
-    row: dict[str, Any] | None = conn.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-    if row is None:
-        return None
-    for key in ("args", "counts", "cursor"):
-        row[key] = _json(row.get(key))
-    state = row.get("state")
-    if state == "running" and row.get("pid") and not _pid_alive(int(row["pid"]), row.get("host")):
-        row["state"] = state = "interrupted"
-        row["note"] = "the process that ran it is gone (crash or kill)"
-    row["resumable"] = state in {"interrupted", "failed", "planned"}
-    row.pop("pid", None)
-    row.pop("host", None)
-    return row
-
-
-def _pid_alive(pid: int, host: str | None) -> bool:
-    import socket
-
-    if host and host != socket.gethostname():
-        return True  # another machine's process: cannot tell, assume it runs
-    if os.name != "posix":
-        return True  # pragma: no cover - Windows has no cheap probe without pywin32
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _last_scan(conn: sqlite3.Connection) -> dict[str, Any] | None:
-    if not _has_table(conn, "scans"):
-        return None
-    row: dict[str, Any] | None = conn.execute("SELECT * FROM scans ORDER BY id DESC LIMIT 1").fetchone()
-    if row is None:
-        return None
-    for key in ("roots", "error_samples"):
-        if key in row:
-            row[key] = _json(row[key])
-    return row
-
-
-def _library_counts(conn: sqlite3.Connection) -> dict[str, Any] | None:
-    if not _has_table(conn, "files"):
-        return None
-    counts: dict[str, Any] = {}
-    for row in conn.execute("SELECT kind, status, count(*) AS n FROM files GROUP BY kind, status"):
-        counts.setdefault(row["kind"], {})[row["status"]] = row["n"]
-    return counts
-
-
-def _matching(conn: sqlite3.Connection, limit: int) -> dict[str, Any] | None:
-    if not _has_table(conn, "matches") or "status" not in _columns(conn, "matches"):
-        return None
-    by_status = {
-        r["status"]: r["n"] for r in conn.execute("SELECT status, count(*) AS n FROM matches GROUP BY status")
-    }
-    out: dict[str, Any] = {"by_status": by_status}
-    if _has_table(conn, "files"):
-        row = conn.execute(
-            "SELECT count(*) AS n FROM files f WHERE f.kind='video' AND f.status='present' "
-            "AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.file_id=f.id)"
-        ).fetchone()
-        out["not_matched_yet"] = row["n"] if row else 0
-    if "series_key" in _columns(conn, "matches"):
-        out["waiting_for_review"] = conn.execute(
-            "SELECT series_key, count(*) AS files, max(confidence) AS confidence FROM matches "
-            "WHERE status='review' GROUP BY series_key ORDER BY files DESC, series_key LIMIT ?",
-            (limit,),
-        ).fetchall()
-    return out
-
-
-def _last_organize(conn: sqlite3.Connection, limit: int) -> dict[str, Any] | None:
-    if not _has_table(conn, "operations"):
-        return None
-    op: dict[str, Any] | None = conn.execute(
-        "SELECT * FROM operations WHERE kind='organize' ORDER BY id DESC LIMIT 1"
-    ).fetchone()
-    if op is None:
-        return None
-    op["args"] = _json(op.get("args"))
-    if _has_table(conn, "operation_items"):
-        op["items"] = item_counts(conn, op["id"])
-        op["failed"] = conn.execute(
-            "SELECT seq, src, dst, state, note FROM operation_items WHERE op_id=? "
-            "AND state IN ('failed', 'conflict') ORDER BY seq LIMIT ?",
-            (op["id"], limit),
-        ).fetchall()
-    return op

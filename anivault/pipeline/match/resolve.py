@@ -1,0 +1,195 @@
+"""Finding the TMDB title for one series key: the queries, the candidates, the decision."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from anivault.pipeline.match.overrides import OverrideRule
+from anivault.pipeline.match.score import score_candidate, strip_season_words
+from anivault.pipeline.match.types import (
+    REASON_LOW,
+    REASON_NO_RESULT,
+    REASON_REVIEW,
+    Candidate,
+    GroupDecision,
+    MatchOptions,
+    SeriesGroup,
+)
+from anivault.title_key import normalize_title
+from anivault.tmdb.port import (
+    MediaType,
+    SearchHit,
+    SeasonInfo,
+    TmdbPort,
+    TmdbUnavailable,
+)
+
+_KIND_WORDS = re.compile(
+    r"\b(?:ova|oad|ona|special|specials|sp|movie|the movie|gekijouban|tv|batch|complete"
+    r"|ncop|nced|creditless|op|ed|pv|cm|preview|trailer|menu|extras?|bonus)\b"
+)
+_ALNUM_EDGE = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_SPACELESS = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\u3040-\u30ff]+")
+
+
+def query_variants(raw_title: str, norm: str) -> list[str]:
+    """Fallback spellings of a title that found nothing as written (all general rules):
+    without kind words (OVA, Movie…), letters split from digits (x365 → x 365), CamelCase split
+    (FullMetalAlchemist), and each script on its own for titles that mix, say, Chinese and romaji."""
+    out: list[str] = []
+    out.append(" ".join(_KIND_WORDS.sub(" ", norm).split()))
+    out.append(" ".join(_ALNUM_EDGE.sub(" ", norm).split()))
+    out.append(normalize_title(_CAMEL.sub(" ", raw_title)))
+    cjk = " ".join(_SPACELESS.findall(norm))
+    latin = " ".join(_SPACELESS.sub(" ", norm).split())
+    if cjk and latin:
+        out += [latin, cjk]
+    # names often carry words after the title ("Baccano T1 Trailer"): the first words alone
+    words = out[0].split() if out[0] else norm.split()
+    for keep in (len(words) - 1, len(words) - 2):
+        if keep >= 1:
+            out.append(" ".join(words[:keep]))
+    return [v for v in out if v and v != norm]
+
+
+class GroupResolver:
+    """Finds the TMDB title for one series key. Thread-safe as long as the port is."""
+
+    def __init__(self, port: TmdbPort, opts: MatchOptions) -> None:
+        self.port = port
+        self.opts = opts
+
+    def _search_plan(self, g: SeriesGroup) -> list[tuple[MediaType, str, int | None, float]]:
+        """Queries in order of promise; later ones run only while no good candidate has been found."""
+        primary: MediaType = "movie" if g.kind == "movie" else "tv"
+        other: MediaType = "tv" if primary == "movie" else "movie"
+        q = g.title_norm
+        base = strip_season_words(q)
+        plan: list[tuple[MediaType, str, int | None]] = []
+        if g.year is not None:
+            plan.append((primary, q, g.year))
+        plan.append((primary, q, None))
+        if base and base != q:
+            plan.append((primary, base, None))  # the title without its season words
+        wanted = [s for s in g.seasons if s > 1]
+        if wanted:
+            plan.append((primary, f"{base or q} {wanted[0]}", None))  # a sequel filed as its own entry
+        plan.append((other, q, None))
+        n_full = len(plan)
+        for variant in query_variants(g.title, q):
+            plan.append((primary, variant, None))
+        seen: set[tuple[str, str, int | None]] = set()
+        out = []
+        for i, item in enumerate(plan):
+            if item[1] and item not in seen:
+                seen.add(item)
+                # TMDB found every word of the title (as written, or without its season words) in one of
+                # this show's titles: evidence beyond our fuzzy score, which hits of a shortened or
+                # re-spelled query do not have
+                out.append((*item, 0.05 if i < n_full else 0.0))
+        return out
+
+    def resolve(self, g: SeriesGroup) -> GroupDecision:
+        best: dict[tuple[str, int], Candidate] = {}
+        detailed: set[tuple[str, int]] = set()
+        for media_type, query, year, evidence in self._search_plan(g):
+            top = max(best.values(), key=lambda c: c.score, default=None)
+            if top is not None and top.detailed and top.score >= self.opts.auto_threshold + 0.05:
+                break  # a good answer: other queries are not worth their requests
+            hits = self.port.search(media_type, query, year)
+            if hits:
+                self._consider(g, hits, best, detailed, evidence)
+        ranked = sorted(best.values(), key=lambda c: (-c.score, not c.detailed, c.tmdb_id))
+        return self._decide(g, ranked)
+
+    def _consider(
+        self,
+        g: SeriesGroup,
+        hits: list[SearchHit],
+        best: dict[tuple[str, int], Candidate],
+        detailed: set[tuple[str, int]],
+        evidence: float = 0.0,
+    ) -> None:
+        """Score the hits; look up details (seasons, every alternative title) for the most promising few.
+
+        Search results carry only the name and the original name, yet TMDB also matched the query against
+        alternative titles, so a hit with an unrelated-looking name can be the right one. The order of
+        detail lookups mixes name similarity with TMDB's popularity order; an exact title that fits the
+        episode numbers ends the lookups early.
+        """
+        n = len(hits)
+        pre: list[tuple[bool, float, int, SearchHit, float, dict[str, Any]]] = []
+        for rank, h in enumerate(hits):
+            titles = [t for t in (h.name, h.original_name) if t]
+            s, reasons = score_candidate(g, h.media_type, titles, h.year, None, rank, n, evidence)
+            name_sim = float(reasons.get("title", 0.0))
+            promise = 0.6 * name_sim + 0.4 * (1 - rank / n)
+            pre.append((name_sim >= 0.97, promise, rank, h, s, reasons))
+        # exact names first, then the best-looking name, then TMDB's own (popularity) order
+        pre.sort(key=lambda x: (not x[0], -x[1], x[2]))
+        if len(pre) > 2 and not pre[0][0]:
+            head, rest = pre[0], sorted(pre[1:], key=lambda x: x[2])
+            pre = [head, *rest]
+        fetched = 0
+        found = False
+        for exact_name, _promise, rank, h, s, reasons in pre:
+            ident = (h.media_type, h.tmdb_id)
+            if ident in detailed:
+                continue
+            # after a clear find, only another hit with the very same name (a remake) is still looked at,
+            # so that two same-named shows end up side by side and the doubt is visible
+            if fetched < self.opts.max_details and (not found or exact_name):
+                d = self.port.details(h.media_type, h.tmdb_id)
+                detailed.add(ident)
+                fetched += 1
+                if d is None:
+                    best.pop(ident, None)
+                    continue
+                year = d.year if d.year is not None else h.year
+                score, why = score_candidate(
+                    g, d.media_type, d.all_titles, year, d.seasons, rank, n, evidence
+                )
+                name = d.name or h.name
+                best[ident] = Candidate(d.tmdb_id, d.media_type, name, year, score, why, d.seasons, True)
+                if why.get("title", 0) >= 0.97 and why.get("episodes_fit", True) and why.get("year", 0) >= 0:
+                    found = True
+            elif ident not in best:
+                best[ident] = Candidate(h.tmdb_id, h.media_type, h.name, h.year, s - 0.05, reasons, (), False)
+
+    def _decide(self, g: SeriesGroup, ranked: list[Candidate]) -> GroupDecision:
+        top3 = tuple(ranked[:3])
+        if not ranked:
+            return GroupDecision(g, "unmatched", "auto", 0.0, REASON_NO_RESULT, None, ())
+        top = ranked[0]
+        margin = top.score - ranked[1].score if len(ranked) > 1 else 1.0
+        confidence = max(0.0, min(1.0, top.score))
+        if margin < self.opts.ambiguity_margin:
+            # two candidates nearly tie (a remake, a sequel with the same name): however good the
+            # title match, a person should choose; the closer the tie, the lower the confidence
+            lo, hi = self.opts.review_threshold, self.opts.auto_threshold
+            confidence = min(confidence, lo + (hi - lo) * 0.99 * margin / self.opts.ambiguity_margin)
+        confidence = round(confidence, 3)
+        if confidence >= self.opts.auto_threshold and top.detailed:
+            return GroupDecision(g, "matched", "auto", confidence, None, top, top3)
+        if confidence >= self.opts.review_threshold:
+            return GroupDecision(g, "review", "auto", confidence, REASON_REVIEW, top, top3)
+        return GroupDecision(g, "unmatched", "auto", confidence, REASON_LOW, top, top3)
+
+    def apply_override(self, g: SeriesGroup, ov: OverrideRule) -> GroupDecision:
+        seasons: tuple[SeasonInfo, ...] = ()
+        name = ""
+        year = None
+        try:
+            d = self.port.details(ov.media_type, ov.tmdb_id)
+        except TmdbUnavailable:
+            d = None  # the override still applies; season mapping falls back to the file's numbers
+        if d is not None:
+            seasons, name, year = d.seasons, d.name, d.year
+        cand = Candidate(
+            ov.tmdb_id, ov.media_type, name, year, 1.0, {"override": True}, seasons, d is not None
+        )
+        return GroupDecision(
+            g, "matched", "override", 1.0, None, cand, (cand,), season_offset=ov.season_offset
+        )
