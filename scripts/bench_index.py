@@ -82,7 +82,7 @@ def _anitopy_chunk(names: list[str]) -> int:
 def phase_anitopy(tree: Path, _db: Path, workers: int) -> int:
     import concurrent.futures as cf
 
-    from anivault.pipeline.index import CHUNK, _pool_context, _worker_init
+    from anivault.pipeline.index.run import CHUNK, _pool_context, _worker_init
 
     names = [n for n, _ in all_names(tree)]
     t0 = time.perf_counter()
