@@ -400,6 +400,7 @@ class EmulatorState:
         self.latency_ms = latency_ms
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
+        self.requested = threading.Event()  # set when a request arrives (tests wait on it, never poll)
         self.reset()
 
     def reset(self) -> None:
@@ -418,6 +419,7 @@ class EmulatorState:
     def begin(self, path: str) -> tuple[bool, int]:
         """Count one arriving request. Returns (allowed by the rate limit, Retry-After seconds)."""
         now = time.monotonic()
+        self.requested.set()
         with self.lock:
             self.total += 1
             self.by_path[path] += 1

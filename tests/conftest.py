@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -57,6 +58,16 @@ def _fresh_logging() -> Iterator[None]:
 
     shutdown_logging()
     sys.excepthook, threading.excepthook = hooks
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Any]:
+    """A library database in the test's temp folder (migrated to head)."""
+    from anivault.db.connect import open_db
+
+    d = open_db(tmp_path / "library.db")
+    yield d
+    d.close()
 
 
 @dataclass

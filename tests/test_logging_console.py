@@ -34,9 +34,15 @@ def test_legacy_code_page_streams_become_utf8(monkeypatch: pytest.MonkeyPatch, c
 
 
 def test_streams_that_cannot_be_reconfigured_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    """A StringIO (a test's capture) has no buffer to re-wrap and a pythonw process has no stderr: both
+    stay exactly what they were, and writing to the first still works."""
+    captured = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", captured)
     monkeypatch.setattr(sys, "stderr", None)
     ensure_utf8_streams()
+    assert sys.stdout is captured and sys.stderr is None
+    print(TITLE)
+    assert captured.getvalue() == TITLE + "\n"
 
 
 def test_subprocess_with_cp1252_environment() -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "tests" / "fixtures" / "tmdb_catalog_small.json"
 
 pytestmark = [pytest.mark.exe, pytest.mark.slow, pytest.mark.timeout(1200)]

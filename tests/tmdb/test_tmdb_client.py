@@ -33,7 +33,7 @@ from anivault.tmdb.ratelimit import (
     parse_retry_after,
 )
 
-CATALOG = Path(__file__).parent / "fixtures" / "tmdb_catalog_small.json"
+CATALOG = Path(__file__).parents[1] / "fixtures" / "tmdb_catalog_small.json"
 V4_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJl"
 V4_CANARY = "eyJhbGciOiJIUzI1NiJ9.eyJDQU5BUlkiOiIxMjM0NTY3ODkwIn0.Q0FOQVJZc2lnbmF0dXJl"
 QUERIES = [
@@ -92,7 +92,7 @@ def emulator_process() -> Iterator[Callable[..., str]]:
     procs: list[subprocess.Popen[str]] = []
 
     def start(*args: str) -> str:
-        script = Path(__file__).parents[1] / "scripts" / "tmdb_emulator.py"
+        script = Path(__file__).parents[2] / "scripts" / "tmdb_emulator.py"
         proc = subprocess.Popen(
             [sys.executable, str(script), "--catalog", str(CATALOG), "--port", "0", *args],
             stdout=subprocess.PIPE,
@@ -218,7 +218,8 @@ def test_breaker_state_machine_with_an_injected_clock() -> None:
 def test_breaker_opens_on_a_5xx_storm_and_recovers_with_a_probe() -> None:
     with start_emulator(CATALOG, fail_rate=1.0, seed=1) as emu:
         policy = fast_policy(retries=1, breaker_min_calls=4, breaker_cooldown=0.5)
-        client = TmdbHttpClient(emu.base_url, ApiKey("test-key"), policy=policy)
+        clock = FakeClock()  # the cooldown passes when the test says so, not after a real wait
+        client = TmdbHttpClient(emu.base_url, ApiKey("test-key"), policy=policy, clock=clock)
         for q in QUERIES[:4]:
             with pytest.raises(TmdbUnavailable):
                 client.search("tv", q)
@@ -228,7 +229,7 @@ def test_breaker_opens_on_a_5xx_storm_and_recovers_with_a_probe() -> None:
             client.search("tv", "naruto")
         assert emu.stats()["total_requests"] == sent  # cache-only: nothing went out
         emu.state.fail_rate = 0.0  # TMDB is healthy again
-        time.sleep(0.6)
+        clock.sleep(0.6)  # the cooldown is over
         assert client.search("tv", "naruto")["results"]
         assert client.session.breaker.state == ClientState.THROTTLE
         assert client.search("tv", "bleach")["results"]

@@ -21,13 +21,6 @@ from anivault.organize.plan import PlanConflict
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    d = open_db(tmp_path / "library.db")
-    yield d  # type: ignore[misc]
-    d.close()
-
-
-@pytest.fixture
 def lib(tmp_path: Path) -> object:
     return make_library(tmp_path / "lib", 12)
 

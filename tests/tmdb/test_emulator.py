@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import tmdb_emulator  # scripts/ is on sys.path (tests/conftest.py)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "tests" / "fixtures" / "tmdb_catalog_small.json"
 
 

@@ -12,19 +12,16 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from crash_organize import cross_device_dir, episode_input, ledger_rows, write
 
-from anivault.db.connect import open_db
 from anivault.db.engine import Database
 from anivault.errors import AniVaultError, UsageError
 from anivault.organize import execute, fileops, service
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _can_unshare() -> bool:
@@ -38,13 +35,6 @@ def _can_unshare() -> bool:
 
 
 needs_unshare = pytest.mark.skipif(not _can_unshare(), reason="needs `unshare -rm` (user + mount namespaces)")
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    d = open_db(tmp_path / "library.db")
-    yield d
-    d.close()
 
 
 def in_mount_namespace(setup: str, script: str, tmp_path: Path) -> dict[str, object]:
@@ -355,23 +345,26 @@ def test_a_folder_swapped_for_a_symlink_during_the_run_is_never_written_through(
     outside = tmp_path / "outside"
     outside.mkdir()
     stop = threading.Event()
+    swapping = threading.Event()
     swaps = [0]
 
     def swapper() -> None:
+        # A symlink for a moment, then the real folder for a little longer (so some items land), until the
+        # run is over: the waits are the racer's own pace, and the stop event ends them.
         while not stop.is_set():
             with contextlib.suppress(OSError):
                 os.rename(season, aside)
                 season.symlink_to(outside, target_is_directory=True)
-                time.sleep(0.0002)
+                stop.wait(0.0002)
                 season.unlink()
                 os.rename(aside, season)
                 swaps[0] += 1
-                time.sleep(0.0005)  # and real for a while, so some items land
+                swapping.set()
+                stop.wait(0.0005)
 
     racer = threading.Thread(target=swapper, daemon=True)
     racer.start()
-    while swaps[0] == 0 and racer.is_alive():  # the race is on before the run starts
-        time.sleep(0.001)
+    assert swapping.wait(10), "the racer never swapped"  # the race is on before the run starts
     try:
         res = service.apply_plan(db, plan, recheck=False)
     finally:

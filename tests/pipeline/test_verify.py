@@ -16,7 +16,7 @@ from anivault import secrets_store as ss
 from anivault.db import status as st
 from anivault.pipeline import verify as dx
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "tests" / "fixtures" / "tmdb_catalog_small.json"
 
 

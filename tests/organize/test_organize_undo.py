@@ -7,7 +7,6 @@ the service and through the CLI's dry run."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,13 +17,6 @@ from anivault.db.connect import open_db
 from anivault.db.engine import Database
 from anivault.organize import service
 from anivault.organize.execute import RunSummary
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    d = open_db(tmp_path / "library.db")
-    yield d
-    d.close()
 
 
 def organized(db: Database, tmp_path: Path, action: str, n: int = 3) -> tuple[int, list[Path], list[Path]]:

@@ -8,25 +8,16 @@ import dataclasses
 import os
 import signal
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from crash_organize import episode_input, files_under, ledger_rows, write
 
-from anivault.db.connect import open_db
 from anivault.db.engine import Database
 from anivault.errors import Interrupted
 from anivault.organize import execute, service
 from anivault.organize.execute import RunSummary
 from anivault.organize.plan import PlanInput
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    d = open_db(tmp_path / "library.db")
-    yield d
-    d.close()
 
 
 def index_rows(db: Database, root: Path, paths: list[Path], *, status: str = "present") -> list[int]:

@@ -5,26 +5,17 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from crash_organize import episode_input, write
 
-from anivault.db.connect import open_db
 from anivault.db.engine import Database
 from anivault.organize import fileops, service
 from anivault.organize.fileops import Fingerprint
 from anivault.organize.ledger import Ledger, part_path
 from anivault.organize.plan import Step
 from anivault.organize.recovery import ALERT, recover
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    d = open_db(tmp_path / "library.db")
-    yield d
-    d.close()
 
 
 def test_model_matches_migration_and_view_exists(db: Database) -> None:

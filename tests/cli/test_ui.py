@@ -4,6 +4,7 @@ rollback, checked in the database and on disk), bad answers asked again with the
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -419,7 +420,7 @@ def test_cjk_titles_line_up_at_80_columns() -> None:
 def test_docs_show_the_home_screen_as_it_is() -> None:
     _code, out, _ = session(["0"])
     home = "\n".join(line.rstrip() for line in out.splitlines()[:-1])
-    docs = (Path(__file__).resolve().parents[1] / "docs" / "usage.md").read_text("utf-8")
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "usage.md").read_text("utf-8")
     assert "## anivault ui" in docs
     assert home + "\nChoose:" in docs
 
@@ -464,11 +465,28 @@ class PtySession:
 
     def send(self, data: str) -> None:
         if data == "\x03":
-            # A Ctrl-C in the instant between the prompt being printed and readline waiting for input is
-            # only seen at the next key (CPython checks signals when select() is interrupted); a person
-            # is never that fast, a test is: give the program a moment to reach input().
-            time.sleep(0.3)
+            # A Ctrl-C in the instant between the prompt being printed and input() reading is only seen at
+            # the next key (the signal lands before the read, which then blocks); a person is never that
+            # fast, a test is: wait until the program is blocked reading its terminal.
+            self.wait_reading()
         os.write(self.fd, data.encode())
+
+    def wait_reading(self, timeout: float = 20.0) -> None:
+        """Until the child is blocked in read(0, …) (Linux: /proc/PID/syscall), draining its output."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                call = Path(f"/proc/{self.pid}/syscall").read_text().split()
+            except OSError:
+                return  # no /proc: send at once
+            if call[:2] in (["0", "0x0"], ["63", "0x0"]):  # read on fd 0 (x86-64, arm64)
+                return
+            if select.select([self.fd], [], [], 0.01)[0]:
+                with contextlib.suppress(OSError):
+                    got = _ANSI.sub("", os.read(self.fd, 65536).decode("utf-8", "replace")).replace("\r", "")
+                    self.seen += got
+                    self.log += got
+        raise AssertionError("the program never waited for input")
 
     def wait(self, timeout: float = 20.0) -> int:
         end = time.monotonic() + timeout

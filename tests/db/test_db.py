@@ -177,9 +177,9 @@ def test_writer_lock_makes_a_second_writer_wait_then_stop(tmp_path: Path) -> Non
             from anivault.db.engine import writer_lock
             with writer_lock(Path({str(path)!r}), purpose="index"):
                 print("locked", flush=True)
-                time.sleep(30)
+                sys.stdin.read()  # held until the test closes our stdin
         """)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
