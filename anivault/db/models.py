@@ -90,7 +90,7 @@ class File(Base):
         Index("ix_files_dev_inode", "dev", "inode"),
         Index("ix_files_size", "size"),  # move detection: a file with the same size and name
         Index("ix_files_video_id", "video_id"),
-        # No `dir` index (migration 0009): a folder's files are a range of the path index (index.py).
+        # No `dir` index: a folder's files are a range of the path index (pipeline/index/writer.py).
     )
 
 

@@ -43,11 +43,9 @@ from anivault.organize.ledger import ItemResult, Ledger, LedgerItem, inode_of, p
 from anivault.organize.plan import Step, numbered
 from anivault.organize.undo import plan_undo
 
-# Outcomes are committed this often (and at the end). A commit writes every page its transaction changed, and a batch's `files`
-# rows lie all over the table (ids follow the index's walk, a plan follows the targets): committed a batch
-# at a time, each moved file cost a page of its own (49 µs a row at 40,000 files, against 13 µs in
-# commits of tens of thousands; docs/organize.md). Items wait `pending` a little longer; recovery resolves
-# them against the disk like any other.
+# Outcomes are committed this often (and at the end): a commit writes every page its transaction changed,
+# and the moved files' `files` rows lie all over the table, so small commits cost a page per file
+# (docs/organize.md). Items wait `pending` a little longer; recovery resolves them like any other.
 COMMIT_SECONDS = 2.0
 # A file held open elsewhere (Windows sharing violation, EBUSY): retry with backoff, then report it.
 RETRY_DELAYS = (0.5, 1.0, 2.0)

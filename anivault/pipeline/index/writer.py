@@ -237,8 +237,8 @@ def _under(path: str, folder: str) -> bool:
 
 # A folder's own files (what `dir = ?` selects): the range of the `path` index under the folder's prefix,
 # less the rows whose rest holds a separator (files of its subfolders). SQLite tests that on the index entry
-# and reads only the folder's own rows; a subfolder's file costs an index entry, not a row. There is no
-# `dir` index since migration 0009: every file organize moved changed it (docs/organize-benchmark-log.md).
+# and reads only the folder's own rows; a subfolder's file costs an index entry, not a row. (There is no
+# `dir` index: every file organize moves would change it.)
 def in_folder(path: str = "path") -> str:
     """The condition on column ``path``; its parameters are folder_range's."""
     return f"{path} >= ? AND {path} < ? AND instr(substr({path}, ?), ?) = 0"
