@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -239,6 +240,9 @@ def _template(value: Any, *, preset: bool) -> str | None:
 
 
 # Range and choice checks beyond the type; each returns what the value must be, or None when it is fine.
+# TMDB's `language`: an ISO 639-1 code, with an ISO 3166-1 country for the regional name.
+LANGUAGE_TAG = re.compile(r"[a-z]{2}(?:-[A-Z]{2})?")
+
 VALIDATORS: dict[str, typing.Callable[[Any], str | None]] = {
     "index.workers": lambda v: None if v >= 0 else "0 (one per core) or more",
     "index.batch_size": lambda v: None if 1 <= v <= 100_000 else "between 1 and 100000",
@@ -249,6 +253,9 @@ VALIDATORS: dict[str, typing.Callable[[Any], str | None]] = {
     "tmdb.search_ttl_hours": lambda v: None if v >= 0 else "0 or more hours",
     "tmdb.details_ttl_hours": lambda v: None if v >= 0 else "0 or more hours",
     "tmdb.negative_ttl_hours": lambda v: None if v >= 0 else "0 or more hours",
+    "tmdb.language": lambda v: (
+        None if LANGUAGE_TAG.fullmatch(v) else "a TMDB language such as en-US, ko-KR or ja-JP"
+    ),
     "tmdb.base_url": lambda v: None if v.startswith(("http://", "https://")) else "an http(s) URL",
     "tmdb.deadline": lambda v: None if 0 < v <= 3600 else "between 0 and 3600 seconds",
     "tmdb.retries": lambda v: None if 0 <= v <= 20 else "between 0 and 20",

@@ -19,9 +19,24 @@ reset(), stop()).
 most being handled at once (a request stops counting just before its last byte is written, so a client that
 waits for each answer is never counted twice). ``POST /__reset`` zeroes them.
 
-Search: a query matches an entry when every query word starts a word of one of its titles (name, original
-name, alternative titles, translations; NFKC, casefolded, punctuation folded to spaces), or, for scripts
-written without spaces, occurs anywhere in that title. Results are ordered by popularity, 20 per page.
+It behaves as the real service does where recorded answers show it (``../shared/data/tmdb_real/``):
+
+- Search: a query matches an entry when every query word starts a word of one of its titles (name, original
+  name, alternative titles, translations; NFKC, casefolded, punctuation folded to spaces), or, for scripts
+  written without spaces, occurs anywhere in that title. Results are ordered by **relevance** (a title equal
+  to the query, then a primary name that starts with it, then a primary name that holds it, then a match
+  through an alternative title or translation only), popularity breaking ties; 20 per page; an empty result
+  is ``{"page": 1, "results": [], "total_pages": 1, "total_results": 0}``. ``first_air_date_year`` filters
+  on the first air year, ``year`` on any air date (a season's or an episode's); adult entries only with
+  ``include_adult=true``.
+- ``name`` (``title``) is in the requested ``language`` (en-US when absent): that language's translation,
+  else, for en-US, the catalog's ``name``, else the **original** name, never a Latin alias.
+- Seasons may carry absolute episode numbers (a season's ``episodes`` list, or ``first_episode``: the
+  number its first episode has), as long-running shows do on TMDB (One Piece's season 20 lists 877..885);
+  details carry ``last_episode_to_air``. ``/tv/{id}/episode_groups`` and ``/tv/episode_group/{id}`` serve a
+  show's ``episode_groups``.
+- Errors as TMDB sends them: 401 with ``success: false``, 404 ``{"status_message", "status_code": 34}``
+  (no ``success``), 422 ``{"errors": [...]}``; a 429 carries ``Retry-After`` most of the time, not always.
 
 Standard library only, so it runs anywhere the project's Python runs.
 """
@@ -92,6 +107,34 @@ class Entry:
     def year(self) -> int | None:
         return _year(self.raw.get("first_air_date" if self.kind == "tv" else "release_date"))
 
+    @property
+    def adult(self) -> bool:
+        return self.raw.get("adult") is True
+
+    def air_years(self) -> set[int]:
+        """Every year the entry aired in: its first air (release) date, its seasons', its episodes'."""
+        years = {self.year} if self.year is not None else set()
+        for s in self.raw.get("seasons") or []:
+            if isinstance(s, dict):
+                years.add(_year(s.get("air_date")) or 0)
+                for ep in s.get("episodes") or []:
+                    if isinstance(ep, dict):
+                        years.add(_year(ep.get("air_date")) or 0)
+        years.discard(0)
+        return years
+
+    def relevance(self, query: str, tokens: list[str]) -> int:
+        """0: a title equals the query; 1: the primary name starts with it; 2: the primary or original name
+        holds every word; 3: only an alternative title or a translation matches."""
+        if query in self.titles:
+            return 0
+        primary = self.titles[:2]  # name and original name, folded
+        if any(t.startswith(query) for t in primary):
+            return 1
+        if any(title_matches(tokens, t) for t in primary):
+            return 2
+        return 3
+
 
 def _entry_titles(kind: str, raw: dict[str, Any]) -> list[str]:
     name_key, orig_key = ("name", "original_name") if kind == "tv" else ("title", "original_title")
@@ -153,7 +196,9 @@ class Catalog:
             raise ValueError(f"{path}: not a catalog object")
         return cls(data)
 
-    def search(self, kind: str, query: str, year: int | None) -> list[Entry]:
+    def search(
+        self, kind: str, query: str, year: int | None, *, first_year: bool = True, adult: bool = False
+    ) -> list[Entry]:
         tokens = fold(query).split()
         if not tokens:
             return []
@@ -164,13 +209,18 @@ class Catalog:
                 found = self._prefix_ids(kind, tok)
                 ids = found if ids is None else ids & found
         pool = table.values() if ids is None else (table[i] for i in ids)
-        hits = [
-            e
-            for e in pool
-            if (year is None or e.year == year) and any(title_matches(tokens, t) for t in e.titles)
-        ]
-        hits.sort(key=lambda e: (-e.popularity, e.id))
-        return hits
+        folded = " ".join(tokens)
+        hits = []
+        for e in pool:
+            if not any(title_matches(tokens, t) for t in e.titles):
+                continue
+            if year is not None and not (e.year == year if first_year else year in e.air_years()):
+                continue
+            if e.adult and not adult:
+                continue
+            hits.append((e.relevance(folded, tokens), -e.popularity, e.id, e))
+        hits.sort(key=lambda h: h[:3])
+        return [h[3] for h in hits]
 
 
 def _spaceless(token: str) -> bool:
@@ -194,25 +244,42 @@ def title_matches(tokens: list[str], title: str) -> bool:
 # --------------------------------------------------------------------------------------------------- shapes
 
 
-def _lang_name(raw: dict[str, Any], language: str | None, key: str) -> str | None:
-    if not language:
-        return None
+def _translated(raw: dict[str, Any], language: str, key: str) -> str | None:
+    """The entry's name in ``language`` from its translations (an exact code first, then the language)."""
     trs = raw.get("translations") or {}
     if not isinstance(trs, dict):
         return None
-    for code, tr in trs.items():
-        if (code == language or code.split("-")[0] == language.split("-")[0]) and isinstance(tr, dict):
+    exact = [tr for code, tr in trs.items() if code == language]
+    same = [tr for code, tr in trs.items() if code.split("-")[0] == language.split("-")[0]]
+    for tr in exact + same:
+        if isinstance(tr, dict):
             val = tr.get(key) or tr.get("name") or tr.get("title")
             if isinstance(val, str) and val:
                 return val
     return None
 
 
+def display_name(raw: dict[str, Any], kind: str, language: str | None) -> str:
+    """TMDB's ``name``/``title`` in ``language`` (en-US when absent): the translation, else for English the
+    entry's own name, else the original name (never a Latin alias)."""
+    key, orig_key = ("name", "original_name") if kind == "tv" else ("title", "original_title")
+    language = language or "en-US"
+    original = raw.get(orig_key) or raw.get(key) or ""
+    found = _translated(raw, language, key)
+    if found:
+        return found
+    if language.split("-")[0] == (raw.get("original_language") or ""):
+        return str(original)
+    if language.split("-")[0] == "en" and raw.get(key):
+        return str(raw[key])
+    return str(original)
+
+
 def tv_summary(e: Entry, language: str | None, with_type: bool = False) -> dict[str, Any]:
     r = e.raw
     out: dict[str, Any] = {
         "id": e.id,
-        "name": _lang_name(r, language, "name") or r.get("name") or "",
+        "name": display_name(r, "tv", language),
         "original_name": r.get("original_name") or r.get("name") or "",
         "original_language": r.get("original_language") or "",
         "first_air_date": r.get("first_air_date") or "",
@@ -224,7 +291,7 @@ def tv_summary(e: Entry, language: str | None, with_type: bool = False) -> dict[
         "vote_count": r.get("vote_count", 0),
         "poster_path": r.get("poster_path"),
         "backdrop_path": r.get("backdrop_path"),
-        "adult": False,
+        "adult": e.adult,
     }
     if with_type:
         out["media_type"] = "tv"
@@ -235,7 +302,7 @@ def movie_summary(e: Entry, language: str | None, with_type: bool = False) -> di
     r = e.raw
     out: dict[str, Any] = {
         "id": e.id,
-        "title": _lang_name(r, language, "title") or r.get("title") or "",
+        "title": display_name(r, "movie", language),
         "original_title": r.get("original_title") or r.get("title") or "",
         "original_language": r.get("original_language") or "",
         "release_date": r.get("release_date") or "",
@@ -246,7 +313,7 @@ def movie_summary(e: Entry, language: str | None, with_type: bool = False) -> di
         "vote_count": r.get("vote_count", 0),
         "poster_path": r.get("poster_path"),
         "backdrop_path": r.get("backdrop_path"),
-        "adult": False,
+        "adult": e.adult,
         "video": False,
     }
     if with_type:
@@ -311,18 +378,46 @@ def tv_details(e: Entry, language: str | None, append: Iterable[str]) -> dict[st
             "type": "Scripted",
             "in_production": False,
             "last_air_date": e.raw.get("last_air_date"),
-            "genres": [{"id": 16, "name": "Animation"}],
+            "last_episode_to_air": _last_episode(e),
+            "genres": _genres(e),
         }
     )
     _append(out, e, append)
     return out
 
 
+GENRES = {
+    16: "Animation", 18: "Drama", 35: "Comedy", 80: "Crime", 99: "Documentary", 9648: "Mystery",
+    10751: "Family", 10759: "Action & Adventure", 10762: "Kids", 10764: "Reality", 10765: "Sci-Fi & Fantasy",
+    10766: "Soap", 10767: "Talk", 10768: "War & Politics", 28: "Action", 12: "Adventure", 14: "Fantasy",
+    878: "Science Fiction", 10749: "Romance", 53: "Thriller", 27: "Horror",
+}  # fmt: skip
+
+
+def _genres(e: Entry) -> list[dict[str, Any]]:
+    return [{"id": g, "name": GENRES.get(g, "")} for g in e.raw.get("genre_ids") or [] if isinstance(g, int)]
+
+
+def _last_episode(e: Entry) -> dict[str, Any] | None:
+    """The last regular episode, numbered as its season numbers it (TMDB's `last_episode_to_air`)."""
+    for s in sorted(
+        (s for s in e.raw.get("seasons") or [] if isinstance(s, dict) and (s.get("season_number") or 0) > 0),
+        key=lambda s: s["season_number"],
+        reverse=True,
+    ):
+        eps = season_episodes(e, s, None)
+        if eps:
+            last = eps[-1]
+            return {
+                "id": last["id"], "name": last["name"], "air_date": last["air_date"], "episode_number":
+                last["episode_number"], "season_number": s["season_number"], "show_id": e.id,
+            }  # fmt: skip
+    return None
+
+
 def movie_details(e: Entry, language: str | None, append: Iterable[str]) -> dict[str, Any]:
     out = movie_summary(e, language)
-    out.update(
-        {"runtime": e.raw.get("runtime"), "status": "Released", "genres": [{"id": 16, "name": "Animation"}]}
-    )
+    out.update({"runtime": e.raw.get("runtime"), "status": "Released", "genres": _genres(e)})
     _append(out, e, append)
     return out
 
@@ -339,19 +434,31 @@ def _append(out: dict[str, Any], e: Entry, append: Iterable[str]) -> None:
             out["external_ids"] = {"id": e.id, "imdb_id": ext.get("imdb_id"), "tvdb_id": ext.get("tvdb_id")}
 
 
-def season_details(e: Entry, n: int) -> dict[str, Any] | None:
+def season_episodes(e: Entry, s: dict[str, Any], language: str | None) -> list[dict[str, Any]]:
+    """A season's episodes as TMDB lists them: the catalog's own list, or ``episode_count`` episodes numbered
+    from ``first_episode`` (absolute numbering inside a season) or 1, named `Episode N` when unnamed."""
+    n = s.get("season_number")
+    listed = s.get("episodes")
+    if isinstance(listed, list):
+        eps = [dict(x) for x in listed if isinstance(x, dict)]
+    else:
+        first = s.get("first_episode") if isinstance(s.get("first_episode"), int) else 1
+        count = s.get("episode_count") or 0
+        eps = [{"episode_number": first + i} for i in range(int(count))]
+    for ep in eps:
+        number = int(ep.get("episode_number") or 0)
+        names = ep.pop("names", None)
+        name = names.get(language) if isinstance(names, dict) and language else None
+        ep["name"] = name or ep.get("name") or f"Episode {number}"
+        ep.setdefault("air_date", None)
+        ep["season_number"] = n
+        ep.setdefault("id", e.id * 100000 + (n or 0) * 1000 + number)
+    return eps
+
+
+def season_details(e: Entry, n: int, language: str | None = None) -> dict[str, Any] | None:
     for s in e.raw.get("seasons") or []:
         if isinstance(s, dict) and s.get("season_number") == n:
-            listed = s.get("episodes")
-            if isinstance(listed, list):
-                eps = [dict(x) for x in listed if isinstance(x, dict)]
-            else:
-                count = s.get("episode_count") or 0
-                eps = [{"episode_number": i, "name": f"Episode {i}"} for i in range(1, int(count) + 1)]
-            for ep in eps:
-                ep.setdefault("air_date", None)
-                ep["season_number"] = n
-                ep.setdefault("id", e.id * 100000 + n * 1000 + int(ep.get("episode_number") or 0))
             return {
                 "_id": f"{e.id}-{n}",
                 "id": e.id * 1000 + n,
@@ -359,8 +466,57 @@ def season_details(e: Entry, n: int) -> dict[str, Any] | None:
                 "name": s.get("name") or (f"Season {n}" if n else "Specials"),
                 "season_number": n,
                 "overview": "",
-                "episodes": eps,
+                "episodes": season_episodes(e, s, language),
             }
+    return None
+
+
+def episode_group_list(e: Entry) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "results": [
+            {
+                "description": g.get("description", ""), "episode_count": sum(len(x.get("episodes") or [])
+                for x in g.get("groups") or []), "group_count": len(g.get("groups") or []), "id": g["id"],
+                "name": g.get("name", ""), "network": None, "type": g.get("type", 1),
+            }
+            for g in e.raw.get("episode_groups") or []
+            if isinstance(g, dict) and isinstance(g.get("id"), str)
+        ],
+    }  # fmt: skip
+
+
+def episode_group(cat: Catalog, gid: str, language: str | None) -> dict[str, Any] | None:
+    """One episode group in TMDB's shape: its groups, each listing the episodes (as their seasons number
+    them) in the group's order. The catalog lists each group's episodes as [season, episode] pairs."""
+    for e in cat.tv.values():
+        for g in e.raw.get("episode_groups") or []:
+            if not (isinstance(g, dict) and g.get("id") == gid):
+                continue
+            seasons = {s.get("season_number"): s for s in e.raw.get("seasons") or [] if isinstance(s, dict)}
+            groups = []
+            for order, grp in enumerate(g.get("groups") or []):
+                episodes = []
+                for k, (sn, en) in enumerate(grp.get("episodes") or []):
+                    season = seasons.get(sn)
+                    listed = (
+                        {x["episode_number"]: x for x in season_episodes(e, season, language)}
+                        if season
+                        else {}
+                    )
+                    ep = dict(
+                        listed.get(en) or {"episode_number": en, "season_number": sn, "name": f"Episode {en}"}
+                    )
+                    ep.update(order=k, show_id=e.id)
+                    ep.setdefault("id", e.id * 100000 + sn * 1000 + en)
+                    episodes.append(ep)
+                groups.append({"id": f"{gid}-{order}", "name": grp.get("name", ""), "order": grp.get("order", order),
+                               "episodes": episodes, "locked": True})  # fmt: skip
+            return {
+                "id": gid, "name": g.get("name", ""), "type": g.get("type", 1), "description": "",
+                "episode_count": sum(len(x["episodes"]) for x in groups), "group_count": len(groups),
+                "groups": groups, "network": None,
+            }  # fmt: skip
     return None
 
 
@@ -445,6 +601,10 @@ class EmulatorState:
             self.by_status[str(status)] += 1
             self.log.append((arrival, path, str(status)))
 
+    def coin(self, p: float) -> bool:
+        with self.lock:
+            return self.rng.random() < p
+
     def fault(self) -> int | str | None:
         """A seeded injected fault: 500/502/503 or "drop", or None."""
         if self.fail_rate <= 0:
@@ -471,7 +631,8 @@ def _err(status_code: int, message: str) -> dict[str, Any]:
     return {"success": False, "status_code": status_code, "status_message": message}
 
 
-NOT_FOUND = _err(34, "The resource you requested could not be found.")
+# TMDB's 404 body has no `success` field (tmdb_real/error_404_resource_not_found.json).
+NOT_FOUND = {"status_message": "The resource you requested could not be found.", "status_code": 34}
 BAD_KEY = _err(7, "Invalid API key: You must be granted a valid key.")
 
 
@@ -545,10 +706,13 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 time.sleep(st.latency_ms / 1000.0)
             if not allowed:
                 status = 429
+                # TMDB's CDN sends some 429s without Retry-After (tmdb_real/error_429_cloudfront…): one in
+                # four here, chosen by the seeded generator.
+                headers = {} if st.coin(0.25) else {"Retry-After": str(retry_after)}
                 self._send(
                     429,
                     _err(25, f"Your request count (#) is over the allowed limit of ({st.rate_limit})."),
-                    {"Retry-After": str(retry_after)},
+                    headers,
                 )
                 return
             fault = st.fault()
@@ -591,6 +755,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             return 200, CONFIGURATION
         if len(parts) == 2 and parts[0] == "search" and parts[1] in ("tv", "movie", "multi"):
             return self._search(parts[1], p, lang)
+        if len(parts) == 3 and parts[:2] == ["tv", "episode_group"]:
+            group = episode_group(cat, parts[2], lang)
+            return (200, group) if group is not None else (404, NOT_FOUND)
         if len(parts) >= 2 and parts[0] in ("tv", "movie"):
             table = cat.tv if parts[0] == "tv" else cat.movie
             try:
@@ -609,12 +776,14 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 return 200, {"id": entry.id, key: _alt_titles(entry)}
             if len(parts) == 3 and parts[2] == "translations":
                 return 200, {"id": entry.id, "translations": _translations(entry)}
+            if len(parts) == 3 and parts[0] == "tv" and parts[2] == "episode_groups":
+                return 200, episode_group_list(entry)
             if len(parts) == 3 and parts[2] == "external_ids":
                 ext = entry.raw.get("external_ids") or {}
                 return 200, {"id": entry.id, "imdb_id": ext.get("imdb_id"), "tvdb_id": ext.get("tvdb_id")}
             if len(parts) == 4 and parts[0] == "tv" and parts[2] == "season":
                 try:
-                    season = season_details(entry, int(parts[3]))
+                    season = season_details(entry, int(parts[3]), lang)
                 except ValueError:
                     season = None
                 return (200, season) if season is not None else (404, NOT_FOUND)
@@ -623,14 +792,15 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     def _search(self, kind: str, p: dict[str, str], lang: str | None) -> tuple[int, Any]:
         query = (p.get("query") or "").strip()
         if not query:
-            return 422, {"success": False, "status_code": 22, "errors": ["query must be provided"]}
+            return 422, {"errors": ["query must be provided"]}
         try:
             page = int(p.get("page") or 1)
         except ValueError:
             page = 0
         if page < 1 or page > 500:
-            return 422, {"success": False, "status_code": 22, "errors": ["page must be between 1 and 500"]}
+            return 422, {"errors": ["page must be between 1 and 500"]}
         year = None
+        first_year = True
         keys = {
             "tv": ("first_air_date_year", "year"),
             "movie": ("primary_release_year", "year"),
@@ -642,14 +812,17 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 try:
                     year = int(raw)
                 except ValueError:
-                    return 422, {"success": False, "status_code": 22, "errors": [f"{key} is not an integer"]}
+                    return 422, {"errors": [f"{key} must be an integer"]}
+                first_year = key != "year"  # `year` matches any air date of a show
                 break
+        adult = (p.get("include_adult") or "").lower() == "true"
         cat = self.state.catalog
         if kind == "multi":
-            hits = cat.search("tv", query, None) + cat.search("movie", query, None)
-            hits.sort(key=lambda e: (-e.popularity, e.id))
+            hits = cat.search("tv", query, None, adult=adult) + cat.search("movie", query, None, adult=adult)
+            folded = fold(query)
+            hits.sort(key=lambda e: (e.relevance(folded, folded.split()), -e.popularity, e.id))
         else:
-            hits = cat.search(kind, query, year)
+            hits = cat.search(kind, query, year, first_year=first_year, adult=adult)
         total = len(hits)
         chunk = hits[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         results = [
@@ -662,7 +835,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             "page": page,
             "results": results,
             "total_results": total,
-            "total_pages": max(1, math.ceil(total / PAGE_SIZE)) if total else 0,
+            "total_pages": max(1, math.ceil(total / PAGE_SIZE)),
         }
 
 

@@ -65,7 +65,7 @@ def make_library(base: Path, n_videos: int, *, dest: Path | None = None, seed: i
     from anivault.db.base import utcnow
     from anivault.db.connect import open_db
     from anivault.db.models import File, roots
-    from anivault.db.models_match import Match, TmdbCache
+    from anivault.db.models_match import Match
 
     rng = random.Random(seed)
     src = base / "src"
@@ -82,14 +82,6 @@ def make_library(base: Path, n_videos: int, *, dest: Path | None = None, seed: i
     try:
         with db.write() as s:
             root_id = s.execute(roots.insert().values(path=str(src), added_at=now)).inserted_primary_key[0]
-            for tmdb_id, name in shows:
-                s.add(
-                    TmdbCache(
-                        key=f"tv/{tmdb_id}?append=alt&language=en", endpoint="tv/details", status=200,
-                        payload=f'{{"id": {tmdb_id}, "name": "{name}", "first_air_date": "2020-01-01"}}',
-                        created_at=now, expires_at=now, schema_version=1, hits=0,
-                    )
-                )  # fmt: skip
             for i in range(n_videos):
                 tmdb_id, name = shows[i % len(shows)]
                 ep = i // len(shows) + 1
@@ -107,7 +99,7 @@ def make_library(base: Path, n_videos: int, *, dest: Path | None = None, seed: i
                 s.add(
                     Match(
                         file_id=f.id, series_key=name, tmdb_id=tmdb_id, media_type="tv", season=1, episode=ep,
-                        confidence=1.0, method="auto", status="matched",
+                        confidence=1.0, method="auto", status="matched", title=name, title_en=name, year=2020,
                     )
                 )  # fmt: skip
                 if i % 3 == 0:

@@ -45,7 +45,25 @@ def match(
             " (automatic when organize.series_template or organize.template in settings uses it).",
         ),
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+    query: Annotated[
+        str | None,
+        typer.Option(
+            "--query",
+            metavar="TITLE",
+            help="Look TITLE up on TMDB as matching would and print the candidates with score and reasons;"
+            " the library is not read or changed.",
+        ),
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="With --query: the year the title first aired.", min=1870)
+    ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option("--language", help="With --query: the language of the names shown (e.g. ko-KR)."),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the run summary (with --query: the candidates) as JSON.")
+    ] = False,
 ) -> None:
     """Match indexed files to TMDB shows and movies, with season and episode.
 
@@ -56,6 +74,8 @@ def match(
     Example:  anivault match && anivault ls --unmatched
               anivault match --set "frieren" 209867
               anivault match --episode-titles
+              anivault match --query "Sousou no Frieren" --language ko-KR
+              anivault match --query "Ghost in the Shell" --year 1995 --movie --json
     """
     from anivault.cli.common import emit_json, open_library, progress_bar, say, settings
     from anivault.errors import UsageError
@@ -63,8 +83,27 @@ def match(
 
     if refresh and offline:
         raise UsageError("--refresh and --offline contradict each other", hint="use one of them")
+    if query is not None:
+        if set_ is not None or refresh or offline or episode_titles or season_offset:
+            raise UsageError(
+                "--query only looks a title up; it goes with --year, --language, --movie and --json",
+                hint='anivault match --query "TITLE"',
+            )
+        from anivault.config import LANGUAGE_TAG
+
+        if language is not None and not LANGUAGE_TAG.fullmatch(language):
+            raise UsageError(
+                f"--language must be a TMDB language such as en-US, ko-KR or ja-JP, got {language!r}",
+                hint='anivault match --query "TITLE" --language ko-KR',
+            )
+        _query(query, year, language, movie, json_out, rate)
+        return
+    if year is not None or language is not None:
+        raise UsageError("--year and --language only go with --query TITLE", hint="add --query")
     if set_ is None and (season_offset or movie):
-        raise UsageError("--season-offset and --movie only go with --set TITLE ID", hint="add --set")
+        raise UsageError(
+            "--season-offset and --movie only go with --set TITLE ID or --query", hint="add --set"
+        )
     cfg = settings({"tmdb.rate": rate})
     only: str | None = None
     with open_library() as db:
@@ -113,6 +152,41 @@ def match(
             say("next: `anivault review` to decide the doubtful series")
     if report.deferred and not offline:
         raise deferred_error(report.deferred, report.deferred_keys)
+
+
+def _query(
+    title: str, year: int | None, language: str | None, movie: bool, json_out: bool, rate: float | None
+) -> None:
+    from anivault.cli.common import emit_json, emit_table, say, settings
+    from anivault.pipeline.match import lookup_title, options_from_settings
+    from anivault.tmdb.cached import CachedTmdb, ttl_from_settings
+    from anivault.tmdb.client import client_from_settings
+
+    cfg = settings({"tmdb.language": language, "tmdb.rate": rate})
+    http = client_from_settings(cfg, rate)
+    port = CachedTmdb(None, http, language=cfg.tmdb.language, ttl=ttl_from_settings(cfg))
+    try:
+        found = lookup_title(port, title, year=year, movie=movie, opts=options_from_settings(cfg))
+    finally:
+        http.close()
+    if json_out:
+        emit_json([c.to_json() for c in found])
+        return
+    if not found:
+        say(f"TMDB has nothing for '{title}'" + (f" ({year})" if year else ""))
+        return
+    rows = [
+        (
+            i,
+            f"{c.media_type} {c.tmdb_id}",
+            c.name,
+            c.year or "",
+            f"{c.score:.2f}",
+            ", ".join(f"{k} {v}" for k, v in c.reasons.items() if k != "matched_title"),
+        )
+        for i, c in enumerate(found, 1)
+    ]
+    emit_table(["#", "TMDB", "name", "year", "score", "reasons"], rows)
 
 
 def _have_key(cfg: object) -> bool:

@@ -55,7 +55,7 @@ def _organize(
     resume: bool,
     json_out: bool,
 ) -> None:
-    from anivault.cli.common import open_library, settings
+    from anivault.cli.common import open_library, say, settings
     from anivault.errors import UsageError
     from anivault.organize import service
 
@@ -91,7 +91,13 @@ def _organize(
             from anivault.naming.template import names_episodes
 
             if names_episodes(template or cfg.series_template or cfg.template):
-                _note_missing_episode_names(db, everything.tmdb.language)
+                _note_missing_episode_names(db)
+            unnamed = service.unnamed_matches(db)
+            if unnamed:
+                say(
+                    f"note: {unnamed} matched file(s) were matched by an older AniVault and have no names"
+                    " yet, so this plan leaves them out; `anivault match` records the names"
+                )
         if plan_out is not None:
             from anivault.organize.planfile import plan_to_json, write_plan
 
@@ -110,15 +116,15 @@ def _organize(
         _report(summary, json_out, plan)
 
 
-def _note_missing_episode_names(db: Any, language: str) -> None:
-    """The template names episodes but TMDB's names of some matched seasons were never looked up."""
+def _note_missing_episode_names(db: Any) -> None:
+    """The template names episodes but TMDB's names of some matched episodes were never looked up."""
     from anivault.cli.common import say
-    from anivault.pipeline.match import missing_seasons
+    from anivault.pipeline.match import unnamed_files
 
-    missing = missing_seasons(db, language)
+    missing = unnamed_files(db)
     if missing:
         say(
-            f"note: TMDB's episode names are not cached for {len(missing)} season(s); those files use the"
+            f"note: TMDB's episode names were not looked up for {missing} matched file(s); those use the"
             " title in their file name, if any. Look them up: anivault match --episode-titles"
         )
 

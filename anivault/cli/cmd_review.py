@@ -129,7 +129,7 @@ def _one(
             c = cands[int(a) - 1]
             mt: MediaType = "movie" if c.get("media_type") == "movie" else "tv"
             port = _port(db, cfg, port)
-            outcome = _apply(db, port, g, int(c["tmdb_id"]), mt)
+            outcome = _apply(db, cfg, port, g, int(c["tmdb_id"]), mt)
             if outcome != "again":
                 return port, outcome
             continue
@@ -161,30 +161,23 @@ def _one(
                 continue
             mt = "movie" if len(parts) > 1 and parts[1].lower().startswith("m") else "tv"
             port = _port(db, cfg, port)
-            outcome = _apply(db, port, g, int(parts[0]), mt)
+            outcome = _apply(db, cfg, port, g, int(parts[0]), mt)
             if outcome != "again":
                 return port, outcome
             continue
         say(f"  ? {answer!r}")
 
 
-def _apply(db: Database, port: CachedTmdb, g: Any, tmdb_id: int, media_type: Any) -> str:
+def _apply(db: Database, cfg: Any, port: CachedTmdb, g: Any, tmdb_id: int, media_type: Any) -> str:
     from anivault.cli.common import say
-    from anivault.errors import AniVaultError
-    from anivault.pipeline.match import decide_manually
+    from anivault.pipeline.match import apply_pick, options_from_settings
 
-    try:
-        details = port.details(media_type, tmdb_id)
-    except AniVaultError as exc:
-        say(f"  (TMDB not reachable, saving the id without details: {exc})")
-        details = None
-    else:
-        if details is None:
-            say(f"  TMDB has no {media_type} with id {tmdb_id}")
-            return "again"
-    with db.write() as s:
-        n = decide_manually(s, g, tmdb_id, media_type, details)
-        port.flush(s)
-    label = f"{details.name} ({details.year})" if details is not None else f"{media_type} {tmdb_id}"
-    say(f"  → {label}: {n} file(s) matched")
+    done = apply_pick(db, port, g, tmdb_id, media_type, options_from_settings(cfg))
+    if done.no_such_id:
+        say(f"  TMDB has no {media_type} with id {tmdb_id}")
+        return "again"
+    if done.deferred is not None:
+        say(f"  TMDB could not answer ({done.deferred}); saved as an override for the next `anivault match`")
+    elif done.details is not None:
+        say(f"  → {done.details.name} ({done.details.year or '?'}): {done.files} file(s) decided")
     return "decided"

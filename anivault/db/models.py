@@ -106,6 +106,7 @@ class Parse(Base):
     season: Mapped[int | None] = mapped_column(Integer)
     episode: Mapped[int | None] = mapped_column(Integer)
     episode_end: Mapped[int | None] = mapped_column(Integer)
+    part: Mapped[int | None] = mapped_column(Integer)  # "Part 2" / "2nd Cour" of a split season
     year: Mapped[int | None] = mapped_column(Integer)
     kind: Mapped[str | None] = mapped_column(String(16))  # tv|movie|ova|ona|special
     release_group: Mapped[str | None] = mapped_column(Text)

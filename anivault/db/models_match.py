@@ -27,6 +27,14 @@ class Match(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     candidates: Mapped[str] = mapped_column(Text, default="[]")  # JSON: top 3 with scores and reasons
     decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # What organize names the file with, so a plan never depends on the TMDB cache: the name in the
+    # configured language (TMDB's fallback to the original name included), the original and English names,
+    # the year, and TMDB's name of the episode ('' when looked up and unnamed, NULL when not looked up).
+    title: Mapped[str | None] = mapped_column(Text)
+    title_original: Mapped[str | None] = mapped_column(Text)
+    title_en: Mapped[str | None] = mapped_column(Text)
+    year: Mapped[int | None] = mapped_column(Integer)
+    episode_title: Mapped[str | None] = mapped_column(Text)
 
 
 class Override(Base):

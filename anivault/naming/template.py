@@ -15,8 +15,10 @@ from anivault.errors import UsageError
 from anivault.naming.safename import safe_component
 
 FIELDS = (
-    "title",
-    "original_title",
+    "title",  # in tmdb.language (TMDB's fallback to the original name included)
+    "title_en",
+    "title_original",
+    "original_title",  # the same as title_original
     "year",
     "tmdb_id",
     "season",
@@ -156,6 +158,8 @@ def resolve_templates(spec: str | None, series: str, movie: str) -> tuple[Templa
 
 _SAMPLE: dict[str, object] = {
     "title": "Title",
+    "title_en": "Title",
+    "title_original": "Original",
     "original_title": "Original",
     "year": 2000,
     "tmdb_id": 1,

@@ -52,6 +52,7 @@ class PlanInput:
     media_type: str  # tv|movie
     ext: str
     original_title: str | None = None
+    title_en: str | None = None
     year: int | None = None
     season: int | None = None
     episode: int | None = None
@@ -69,6 +70,8 @@ class PlanInput:
             episode = EpisodeNumber(self.episode, self.episode_end)
         return {
             "title": self.title,
+            "title_en": self.title_en or self.title,
+            "title_original": self.original_title or self.title,
             "original_title": self.original_title or self.title,
             "year": self.year,
             "tmdb_id": self.tmdb_id,

@@ -124,6 +124,14 @@ def plan_from_db(db: Database, dest: str, **kwargs: Any) -> OrganizePlan:
         return plan_from_inputs(plan_inputs(session), dest, library_roots=library_roots(session), **kwargs)
 
 
+def unnamed_matches(db: Database) -> int:
+    """Matched files a plan leaves out because their match has no names yet (see source.unnamed_matches)."""
+    from anivault.organize.source import unnamed_matches as count
+
+    with db.read() as session:
+        return count(session)
+
+
 def recheck_plan(db: Database, plan: OrganizePlan) -> OrganizePlan:
     """A plan from a file is user input (RELIABILITY G6). Its destination gets every check a fresh plan
     gets, and every item must move the regular file its library row names, under an indexed folder: an

@@ -1,4 +1,6 @@
-"""Read what organize needs from the library database: matched videos, their companions, TMDB names."""
+"""Read what organize needs from the library database: matched videos with the names their match rows
+carry, and their companions. The TMDB cache is never read here (only anivault.tmdb reads it): clearing or
+pruning it cannot change a plan."""
 
 from __future__ import annotations
 
@@ -19,12 +21,14 @@ _VIDEOS = text(
     """
 SELECT f.id, f.path, f.path_raw, f.size, f.mtime_ns, f.dev, f.inode, f.ext, r.path,
        m.tmdb_id, m.media_type, m.season, m.episode, m.episode_end,
-       p.release_group, p.resolution, p.season, p.episode, p.episode_title
+       p.release_group, p.resolution, p.season, p.episode, p.episode_title,
+       m.title, m.title_original, m.title_en, m.year, m.episode_title
 FROM files f
 JOIN matches m ON m.file_id = f.id
 LEFT JOIN parses p ON p.file_id = f.id
 LEFT JOIN roots r ON r.id = f.root_id
 WHERE f.kind = 'video' AND f.status = 'present' AND m.status = 'matched' AND m.tmdb_id IS NOT NULL
+  AND m.title IS NOT NULL
 ORDER BY f.path
 """
 )
@@ -37,7 +41,7 @@ FROM files c
 JOIN files f ON f.id = c.video_id
 JOIN matches m ON m.file_id = f.id
 WHERE c.status = 'present' AND c.kind <> 'video' AND f.kind = 'video' AND f.status = 'present'
-  AND m.status = 'matched' AND m.tmdb_id IS NOT NULL
+  AND m.status = 'matched' AND m.tmdb_id IS NOT NULL AND m.title IS NOT NULL
 ORDER BY c.video_id, c.path
 """
 )
@@ -49,43 +53,6 @@ def _fingerprint(path: str, row: Any, offset: int) -> Fingerprint:
         return Fingerprint.of(os.lstat(path))
     except OSError:
         return Fingerprint(row[offset], row[offset + 1], row[offset + 2], row[offset + 3])
-
-
-def _cached_payload(session: Session, key_prefix: str) -> Any:
-    """The newest cached TMDB answer (status 200) whose key starts with ``key_prefix`` + `?`, or None."""
-    row = session.execute(
-        text(
-            "SELECT payload FROM tmdb_cache WHERE key LIKE :k AND status = 200 ORDER BY created_at DESC LIMIT 1"
-        ),
-        {"k": f"{key_prefix}?%"},
-    ).first()
-    if row is None:
-        return None
-    try:
-        return json.loads(row[0])
-    except ValueError:
-        return None
-
-
-def title_info(session: Session, media_type: str, tmdb_id: int) -> tuple[str, str | None, int | None]:
-    """(title, original title, year) from the cached TMDB details; a placeholder when none is cached."""
-    d = _cached_payload(session, f"{media_type}/{int(tmdb_id)}")
-    if not isinstance(d, dict):
-        return f"tmdb-{tmdb_id}", None, None
-    tv = media_type == "tv"
-    name = d.get("name" if tv else "title") or f"tmdb-{tmdb_id}"
-    orig = d.get("original_name" if tv else "original_title")
-    date = d.get("first_air_date" if tv else "release_date") or ""
-    year = int(date[:4]) if isinstance(date, str) and date[:4].isdigit() else None
-    return str(name), orig if isinstance(orig, str) else None, year
-
-
-def episode_names(session: Session, tmdb_id: int, season: int) -> dict[int, str]:
-    """TMDB's episode names of a show's season, from the cache (`anivault match` looks them up when the
-    series template uses `{episode_title}`); empty when none are cached."""
-    from anivault.tmdb.cached import episode_names as names_in
-
-    return names_in(_cached_payload(session, f"tv/{int(tmdb_id)}/season/{int(season)}"))
 
 
 def _placeholder(name: str, episode: int) -> bool:
@@ -128,10 +95,20 @@ def library_roots(session: Session) -> list[str]:
     return [str(r[0]) for r in session.execute(text("SELECT path FROM roots"))]
 
 
+def unnamed_matches(session: Session) -> int:
+    """Matched present videos whose match has no names yet (decided by an older AniVault): organize leaves
+    them out until `anivault match` records the names."""
+    row = session.execute(
+        text(
+            "SELECT count(*) FROM matches m JOIN files f ON f.id = m.file_id WHERE m.status = 'matched'"
+            " AND m.tmdb_id IS NOT NULL AND m.title IS NULL AND f.kind = 'video' AND f.status = 'present'"
+        )
+    ).first()
+    return int(row[0]) if row is not None else 0
+
+
 def plan_inputs(session: Session) -> Iterator[PlanInput]:
     """Every matched, present video with its companions, in path order."""
-    titles: dict[tuple[str, int], tuple[str, str | None, int | None]] = {}
-    names: dict[tuple[int, int], dict[int, str]] = {}
     companions_of: dict[int, list[Companion]] = {}
     # The plan reads every matched file: plain rows from the driver (SQLAlchemy's Row objects would cost
     # as much again as the rest of reading a file's plan input).
@@ -143,28 +120,21 @@ def plan_inputs(session: Session) -> Iterator[PlanInput]:
     for r in raw.execute(str(_VIDEOS)):
         path = decode_path(r[1], r[2])
         media = r[10] or "tv"
-        key = (media, int(r[9]))
-        if key not in titles:
-            titles[key] = title_info(session, media, int(r[9]))
-        title, original, year = titles[key]
         absolute = r[17] if r[16] is None and r[17] is not None and r[17] != r[12] else None
+        # TMDB's episode name when it has one (a multi-episode file takes its first episode's), else the
+        # parse's; TMDB's placeholder for an unnamed episode ("Episode 5") only when the parse has none
         episode_title = r[18]
-        if media != "movie" and r[11] is not None and r[12] is not None:
-            season_key = (int(r[9]), int(r[11]))
-            if season_key not in names:
-                names[season_key] = episode_names(session, *season_key)
-            # TMDB's name when it is cached (a multi-episode file takes its first episode's), else the
-            # parse's; TMDB's placeholder for an unnamed episode ("Episode 5") only when the parse has none
-            tmdb_name = names[season_key].get(int(r[12]))
-            if tmdb_name is not None and not (episode_title and _placeholder(tmdb_name, int(r[12]))):
-                episode_title = tmdb_name
+        tmdb_name = r[23]
+        if tmdb_name and not (episode_title and r[12] is not None and _placeholder(tmdb_name, int(r[12]))):
+            episode_title = tmdb_name
         yield PlanInput(
             file_id=r[0],
             path=path,
             fp=_fingerprint(path, r, 3),
-            title=title,
-            original_title=original,
-            year=year,
+            title=r[19],
+            original_title=r[20],
+            title_en=r[21],
+            year=r[22],
             tmdb_id=int(r[9]),
             media_type=media,
             season=r[11] if media != "movie" else None,

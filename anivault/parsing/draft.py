@@ -72,6 +72,7 @@ _FOLDER_KINDS = {
 class _Draft:
     title: str | None = None
     season: int | None = None
+    part: int | None = None
     episode: int | None = None
     episode_end: int | None = None
     episode_decimal: str | None = None

@@ -7,7 +7,7 @@ from typing import Any
 
 # Bump whenever parse_name's output can change for some name: the index re-parses every file whose
 # stored parser_version is older, so an unbumped change would leave stale parses behind.
-PARSER_VERSION = 2
+PARSER_VERSION = 3
 
 KINDS = ("tv", "movie", "ova", "ona", "special")
 
@@ -22,6 +22,7 @@ class ParsedName:
     episode: int | None = None
     episode_end: int | None = None  # for ranges 01-03: episode=1, episode_end=3
     episode_decimal: str | None = None  # "5.5"-style recap/special numbers
+    part: int | None = None  # "Part 2", "2nd Cour": the half of a split season (TMDB may number it on)
     year: int | None = None
     kind: str = "tv"  # one of KINDS
     release_group: str | None = None

@@ -85,6 +85,8 @@ def _parse(name: str, folders: Sequence[str]) -> ParsedName:
     _folder_context(d, folders)
     _finish_title(d)
 
+    if d.episode_end is not None and (d.episode is None or d.episode_end <= d.episode):
+        d.episode_end = None  # "S0E00000", "05-05": no range
     title = d.title or None
     kind = d.kind if d.kind in KINDS else "tv"
     if not used_anitopy:
@@ -97,6 +99,7 @@ def _parse(name: str, folders: Sequence[str]) -> ParsedName:
         title=title,
         title_norm=(normalize_title(title) or None) if title else None,
         season=d.season,
+        part=d.part,
         episode=d.episode,
         episode_end=d.episode_end,
         episode_decimal=d.episode_decimal,

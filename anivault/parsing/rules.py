@@ -72,6 +72,11 @@ SEASON_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     ("season_part", re.compile(r"(?<![A-Za-z])(?:Part|Cour)[ ._]?(\d{1,2})(?![\d.])", re.I)),
+    (
+        "season_part",
+        re.compile(r"(?<![A-Za-z0-9])(\d{1,2})(?:st|nd|rd|th)[ ._](?:Part|Cour)(?![A-Za-z])", re.I),
+    ),
+    ("season_part", re.compile(r"第?[ ]?([0-9一二三四五六七八九]{1,2})[ ]?クール")),
     ("season_cjk", re.compile(r"第?[ ]?([0-9一二三四五六七八九十]{1,3})[ ]?(?:[期季]|シリーズ)(?![0-9])")),
     ("season_korean", re.compile(r"(?<![0-9])(\d{1,2})[ ]?기(?![가-힣])")),
     ("season_korean_word", re.compile(r"시즌[ ]?(\d{1,2})")),

@@ -27,6 +27,9 @@ from anivault.parsing.draft import (
     _flat,
     _raw_number,
 )
+from anivault.title_key import normalize_title
+
+_PART_ONLY = re.compile(r"(?:Part|Cour)[ ._]?(\d{1,2})", re.I)
 
 
 def _clean_title(d: _Draft, text: str) -> None:
@@ -211,7 +214,9 @@ def _title_markers(d: _Draft) -> None:
             value, start, end, rule = season
             rest = (title[:start] + " " + title[end:]).strip(" -:._")
             if R.has_letter(rest):
-                if d.season is None or rule != "season_part":
+                if rule == "season_part":
+                    d.part = d.part or value  # a split season's half, not a season of its own
+                else:
                     d.season = value
                 title = rest  # the marker goes, the words around it stay
                 d.fire(rule)
@@ -244,7 +249,9 @@ def _title_markers(d: _Draft) -> None:
         d.fire("alt_title")
         # markers may sit on the kept side only now that the other script is gone
         season = R.find_season(title)
-        if season is not None and d.season is None:
+        if season is not None and season[3] == "season_part":
+            d.part = d.part or season[0]
+        elif season is not None and d.season is None:
             d.season = season[0]
     if d.season is None and title[-1:] in ("I", "V", "X"):
         roman = R.trailing_roman(title)
@@ -288,6 +295,17 @@ def _folder_context(d: _Draft, folders: Sequence[str]) -> None:
                 if d.year is None and folder_draft.year is not None:
                     d.year = folder_draft.year
                 d.fire("folder_title")
+        elif d.season is None or d.part is None:
+            # "Made in Abyss S2/Made in Abyss - 03.mkv": the show's folder says what the name leaves out
+            folder_draft = _Draft(title=_DELIMS.sub(" ", R.preprocess(folder)[0]))
+            _fix_folder_title(folder_draft)
+            if folder_draft.title and normalize_title(folder_draft.title) == normalize_title(d.title):
+                if d.season is None and folder_draft.season is not None:
+                    d.season = folder_draft.season
+                    d.fire("folder_season")
+                if d.part is None and folder_draft.part is not None:
+                    d.part = folder_draft.part
+                    d.fire("folder_season")
         break
 
 
@@ -321,6 +339,12 @@ def _fix_folder_title(d: _Draft) -> None:
 
 
 def _finish_title(d: _Draft) -> None:
+    part = _PART_ONLY.fullmatch(d.episode_title.strip()) if d.episode_title else None
+    if part is not None and d.kind != "movie":
+        # "Show S2 Part 2 - 03": the part marker, read as an episode title
+        d.part = d.part or int(part.group(1))
+        d.episode_title = None
+        d.fire("part_marker")
     if d.episode_title and all(
         w in _TAG_WORDS or R.is_noise_token(w) for w in d.episode_title.lower().split()
     ):

@@ -1,7 +1,7 @@
 """The TMDB cache in the library database (`tmdb_cache`), in front of the polite HTTP client.
 
-- Key = endpoint + normalised, sorted parameters (query NFKC-casefolded and space-collapsed, year, language),
-  so "Frieren", "frieren " and "FRIEREN" share one entry and one request.
+- Key = endpoint + normalised, sorted parameters (query NFKC-casefolded and space-collapsed, year; the
+  language for episode names only), so "Frieren", "frieren " and "FRIEREN" share one entry and one request.
 - TTL per kind: searches expire sooner than details (TMDB adds shows; a show's seasons rarely change), and
   negative answers (404, empty search) sooner still. A row written by an older ``SCHEMA_VERSION`` is a miss.
 - Worker threads only *read* the database; new entries wait in memory until the run's single writer calls
@@ -27,19 +27,28 @@ from sqlalchemy.orm import Session
 from anivault.db.base import utcnow
 from anivault.db.engine import Database
 from anivault.db.models_match import TmdbCache
+from anivault.tmdb import read
 from anivault.tmdb.client import TmdbHttpClient
 from anivault.tmdb.port import (
+    EpisodeGroup,
+    EpisodeGroupInfo,
     MediaType,
     SearchHit,
-    SeasonInfo,
+    SeasonDetails,
     TitleDetails,
     TmdbBadResponse,
     TmdbNotFound,
     TmdbUnavailable,
 )
-from anivault.tmdb.schema import check_details, check_search, check_season
+from anivault.tmdb.schema import (
+    check_details,
+    check_episode_group,
+    check_episode_groups,
+    check_search,
+    check_season,
+)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CacheMode = Literal["normal", "refresh", "offline"]
 
 
@@ -63,24 +72,6 @@ def _or_404(call: Callable[[], Any]) -> tuple[int, Any]:
 def season_key(tmdb_id: int, number: int, language: str) -> str:
     """The cache key of a season's details (`tv/ID/season/N?…`, apart from the show's `tv/ID?…`)."""
     return cache_key(f"tv/{int(tmdb_id)}/season/{int(number)}", {"language": language})
-
-
-def episode_names(payload: Any) -> dict[int, str]:
-    """{episode number: name} from a season's details; odd entries are skipped, never trusted."""
-    names: dict[int, str] = {}
-    episodes = payload.get("episodes") if isinstance(payload, dict) else None
-    for ep in episodes if isinstance(episodes, list) else ():
-        if not isinstance(ep, dict):
-            continue
-        number, name = ep.get("episode_number"), ep.get("name")
-        if (
-            isinstance(number, int)
-            and not isinstance(number, bool)
-            and isinstance(name, str)
-            and name.strip()
-        ):
-            names[number] = name.strip()
-    return names
 
 
 @dataclass(slots=True)
@@ -119,7 +110,7 @@ class CachedTmdb:
 
     def __init__(
         self,
-        db: Database,
+        db: Database | None,
         http: TmdbHttpClient | None,
         *,
         language: str = "en-US",
@@ -139,24 +130,28 @@ class CachedTmdb:
         self._pending: list[CacheEntry] = []
 
     # ------------------------------------------------------------------ the port
-    def search(self, media_type: MediaType, query: str, year: int | None = None) -> list[SearchHit]:
+    def search(
+        self, media_type: MediaType, query: str, year: int | None = None, *, any_air_date: bool = False
+    ) -> list[SearchHit]:
         q = norm_query(query)
-        params: dict[str, Any] = {"query": q, "year": year, "language": self.language}
+        wide = bool(any_air_date and year is not None and media_type == "tv")
+        params: dict[str, Any] = {"query": q, "year": year, "any_air_date": 1 if wide else None}
         key = cache_key(f"search/{media_type}", params)
 
         def fetch() -> tuple[int, Any]:
             assert self.http is not None
-            return 200, self.http.search(media_type, q, year)
+            return 200, self.http.search(media_type, q, year, any_air_date=wide)
 
         status, payload = self._get(
             key, f"search/{media_type}", q, year, fetch, lambda p: check_search(media_type, p)
         )
         if status != 200 or not isinstance(payload, dict):
             return []
-        return _hits(media_type, payload)
+        return read.hits(media_type, payload)
 
     def details(self, media_type: MediaType, tmdb_id: int) -> TitleDetails | None:
-        key = cache_key(f"{media_type}/{int(tmdb_id)}", {"append": "alt,tr,ext", "language": self.language})
+        # one cached answer serves every language: the display name is read from its translations
+        key = cache_key(f"{media_type}/{int(tmdb_id)}", {"append": "alt,tr,ext"})
 
         def fetch() -> tuple[int, Any]:
             http = self.http
@@ -168,10 +163,10 @@ class CachedTmdb:
         )
         if status != 200 or not isinstance(payload, dict):
             return None
-        return _details(media_type, payload, self.language)
+        return read.details(media_type, payload, self.language)
 
-    def season(self, tmdb_id: int, number: int) -> dict[int, str]:
-        """Episode names of one season of a show, by episode number (empty when TMDB lists none)."""
+    def season_details(self, tmdb_id: int, number: int) -> SeasonDetails | None:
+        """One season's episodes as TMDB numbers them, named in the configured language."""
         key = season_key(tmdb_id, number, self.language)
 
         def fetch() -> tuple[int, Any]:
@@ -180,7 +175,29 @@ class CachedTmdb:
             return _or_404(lambda: http.season(tmdb_id, number))
 
         status, payload = self._get(key, "tv/season", None, None, fetch, check_season)
-        return episode_names(payload) if status == 200 else {}
+        return read.season(payload) if status == 200 and isinstance(payload, dict) else None
+
+    def episode_groups(self, tmdb_id: int) -> list[EpisodeGroupInfo]:
+        key = cache_key(f"tv/{int(tmdb_id)}/episode_groups", {})
+
+        def fetch() -> tuple[int, Any]:
+            http = self.http
+            assert http is not None
+            return _or_404(lambda: http.episode_groups(tmdb_id))
+
+        status, payload = self._get(key, "tv/episode_groups", None, None, fetch, check_episode_groups)
+        return read.episode_groups(payload) if status == 200 and isinstance(payload, dict) else []
+
+    def episode_group(self, group_id: str) -> EpisodeGroup | None:
+        key = cache_key(f"tv/episode_group/{group_id}", {"language": self.language})
+
+        def fetch() -> tuple[int, Any]:
+            http = self.http
+            assert http is not None
+            return _or_404(lambda: http.episode_group(group_id))
+
+        status, payload = self._get(key, "tv/episode_group", None, None, fetch, check_episode_group)
+        return read.episode_group(payload) if status == 200 and isinstance(payload, dict) else None
 
     # ------------------------------------------------------------------ machinery
     def _get(
@@ -240,6 +257,8 @@ class CachedTmdb:
                 self.counters.hit_keys[key] = self.counters.hit_keys.get(key, 0) + 1
 
     def _read_row(self, key: str, check: Callable[[Any], None]) -> tuple[int, Any] | None:
+        if self.db is None:  # a lookup outside any library (`match --query`): TMDB only
+            return None
         with self.db.read() as session:
             row = session.execute(
                 select(
@@ -286,115 +305,6 @@ class CachedTmdb:
         with self._lock:
             self.counters.stored += len(pending)
         return len(pending)
-
-
-# --------------------------------------------------------------------------------------------------- parsing
-# TMDB's JSON is validated field by field: an item with a missing or wrongly typed field is skipped, never
-# trusted, so one odd entry cannot break a batch.
-
-
-def _year(value: Any) -> int | None:
-    if isinstance(value, str) and len(value) >= 4 and value[:4].isdigit():
-        return int(value[:4])
-    return None
-
-
-def _float(value: Any) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return 0.0
-
-
-def _hits(media_type: MediaType, payload: dict[str, Any]) -> list[SearchHit]:
-    out: list[SearchHit] = []
-    results = payload.get("results")
-    if not isinstance(results, list):
-        return out
-    name_key, orig_key, date_key = (
-        ("name", "original_name", "first_air_date")
-        if media_type == "tv"
-        else ("title", "original_title", "release_date")
-    )
-    for r in results:
-        if not isinstance(r, dict):
-            continue
-        rid = r.get("id")
-        if not isinstance(rid, int) or isinstance(rid, bool):
-            continue
-        name = r.get(name_key)
-        orig = r.get(orig_key)
-        out.append(
-            SearchHit(
-                tmdb_id=rid,
-                media_type=media_type,
-                name=name if isinstance(name, str) else "",
-                original_name=orig if isinstance(orig, str) else "",
-                year=_year(r.get(date_key)),
-                popularity=_float(r.get("popularity")),
-            )
-        )
-    return out
-
-
-def _details(media_type: MediaType, d: dict[str, Any], language: str = "") -> TitleDetails | None:
-    rid = d.get("id")
-    if not isinstance(rid, int) or isinstance(rid, bool):
-        return None
-    tv = media_type == "tv"
-    name = d.get("name" if tv else "title")
-    orig = d.get("original_name" if tv else "original_title")
-    titles: list[str] = []
-    alt = d.get("alternative_titles")
-    if isinstance(alt, dict):
-        items = alt.get("results" if tv else "titles")
-        if isinstance(items, list):
-            titles += [a["title"] for a in items if isinstance(a, dict) and isinstance(a.get("title"), str)]
-    tr = d.get("translations")
-    display: str | None = None
-    want_lang, _, want_country = language.partition("-")
-    if isinstance(tr, dict) and isinstance(tr.get("translations"), list):
-        for t in tr["translations"]:
-            data = t.get("data") if isinstance(t, dict) else None
-            if isinstance(data, dict):
-                val = data.get("name" if tv else "title") or data.get("title") or data.get("name")
-                if isinstance(val, str) and val:
-                    titles.append(val)
-                    if (
-                        want_lang
-                        and t.get("iso_639_1") == want_lang
-                        and (display is None or t.get("iso_3166_1") == want_country)
-                    ):
-                        display = val  # the name in the configured language, for people
-    seasons: list[SeasonInfo] = []
-    raw_seasons = d.get("seasons")
-    if tv and isinstance(raw_seasons, list):
-        for s in raw_seasons:
-            if not isinstance(s, dict):
-                continue
-            n = s.get("season_number")
-            c = s.get("episode_count")
-            if isinstance(n, int) and not isinstance(n, bool) and n >= 0:
-                count = c if isinstance(c, int) and not isinstance(c, bool) and c >= 0 else None
-                seasons.append(SeasonInfo(n, count))
-    seen: set[str] = set()
-    uniq = []
-    for t in titles:
-        if t not in seen:
-            seen.add(t)
-            uniq.append(t)
-    primary = name if isinstance(name, str) else ""
-    if display and primary and primary not in uniq:
-        uniq.insert(0, primary)  # the primary name stays a title to match against
-    return TitleDetails(
-        tmdb_id=rid,
-        media_type=media_type,
-        name=display or primary,
-        original_name=orig if isinstance(orig, str) else "",
-        year=_year(d.get("first_air_date" if tv else "release_date")),
-        popularity=_float(d.get("popularity")),
-        alt_titles=tuple(uniq),
-        seasons=tuple(sorted(seasons, key=lambda s: s.number)),
-    )
 
 
 # --------------------------------------------------------------------------------------------------- commands

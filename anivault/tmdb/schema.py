@@ -130,6 +130,9 @@ def check_details(media_type: str, payload: Any) -> None:
     _check(payload, spec, "answer")
     if media_type == "tv":
         _each(payload.get("seasons"), _SEASON_SUMMARY, "seasons")
+        last = payload.get("last_episode_to_air")
+        if last is not None:
+            _check(last, {**_EPISODE, "season_number": _need(_int)}, "last_episode_to_air")
     alt = payload.get("alternative_titles")
     if alt is not None:
         key = "results" if media_type == "tv" else "titles"
@@ -148,3 +151,22 @@ def check_season(payload: Any) -> None:
     """One season's details: its episodes, each with its number."""
     _check(payload, {"season_number": _may(_int), "name": _may(_str), "air_date": _may(_str)}, "answer")
     _each(payload.get("episodes"), _EPISODE, "episodes", required=True)
+
+
+_GROUP_SUMMARY = {"id": _need(_str), "name": _may(_str), "type": _need(_int), "episode_count": _may(_int)}
+
+
+def check_episode_groups(payload: Any) -> None:
+    """A show's episode groups: `results`, each with its id and type."""
+    _check(payload, {}, "answer")
+    _each(payload.get("results"), _GROUP_SUMMARY, "results", required=True)
+
+
+def check_episode_group(payload: Any) -> None:
+    """One episode group: its groups in order, each listing episodes with the season TMDB files them in."""
+    _check(payload, {"id": _need(_str), "type": _need(_int)}, "answer")
+    groups = payload.get("groups")
+    _each(groups, {"order": _may(_int), "name": _may(_str)}, "groups", required=True)
+    for i, group in enumerate(groups):
+        spec = {**_EPISODE, "season_number": _need(_int), "order": _may(_int)}
+        _each(group.get("episodes"), spec, f"groups[{i}].episodes", required=True)

@@ -356,7 +356,7 @@ def test_review_screen_picks_a_candidate(tmp_path: Path, emulator: object, aniva
     flat = " ".join(out.split())
     assert "2 wait for review" in flat
     assert "'x' is not 1-2, i or k" in flat
-    assert "Fruits Basket → Fruits Basket (2001): 1 file(s) matched" in flat
+    assert "Fruits Basket → Fruits Basket (2001): 1 file(s) decided" in flat
     with _db(anivault_home) as conn:
         rows = conn.execute(
             "SELECT m.tmdb_id, m.method, m.status FROM matches m JOIN files f ON f.id = m.file_id "

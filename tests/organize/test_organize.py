@@ -401,12 +401,11 @@ def test_recover_command_reports_nothing_to_do_as_json(run_cli: RunCli, lib: obj
 def test_real_index_then_organize_moves_videos_with_their_subtitles(
     run_cli: RunCli, tmp_path: Path, anivault_home: Path
 ) -> None:
-    """Through the real indexer (files, video_id for companions), a match row, and the TMDB cache."""
+    """Through the real indexer (files, video_id for companions) and a match row with its names."""
     from conftest import make_files
     from sqlalchemy import text
 
-    from anivault.db.base import utcnow
-    from anivault.db.models_match import Match, TmdbCache
+    from anivault.db.models_match import Match
 
     root = tmp_path / "Anime"
     name = "[SubsPlease] Sousou no Frieren - {:02d} (1080p) [A1B2C3D4]"
@@ -423,11 +422,8 @@ def test_real_index_then_organize_moves_videos_with_their_subtitles(
             for fid, vname in videos:
                 ep = 1 if " - 01 " in vname else 2
                 s.add(Match(file_id=fid, series_key="frieren", tmdb_id=209867, media_type="tv", season=1,
-                            episode=ep, confidence=1.0, method="auto", status="matched"))  # fmt: skip
-            now = utcnow()
-            s.add(TmdbCache(key="tv/209867?language=en-US", endpoint="tv/details", status=200,
-                            payload='{"id": 209867, "name": "Frieren: Beyond Journey\'s End", "first_air_date": "2023-09-29"}',
-                            created_at=now, expires_at=now, schema_version=1, hits=0))  # fmt: skip
+                            episode=ep, confidence=1.0, method="auto", status="matched",
+                            title="Frieren: Beyond Journey's End", year=2023))  # fmt: skip
     finally:
         db.close()
     res = run_cli("--db", dbp, "organize", "--dest", tmp_path / "Vault", "--apply", "--json")

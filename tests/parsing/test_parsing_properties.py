@@ -47,7 +47,7 @@ def _check(parsed: ParsedName) -> None:
         assert parsed.title_norm == (normalize_title(parsed.title) or None)
     if parsed.episode_end is not None:
         assert parsed.episode is not None and parsed.episode_end > parsed.episode
-    for number in (parsed.season, parsed.episode, parsed.year, parsed.version):
+    for number in (parsed.season, parsed.episode, parsed.year, parsed.version, parsed.part):
         assert number is None or (isinstance(number, int) and number >= 0)
     json.dumps(parsed.to_dict())
 

@@ -25,8 +25,7 @@ from tmdb_emulator import start_emulator
 from anivault.db.base import utcnow
 from anivault.db.connect import open_db
 from anivault.db.engine import Database
-from anivault.pipeline.match import map_episode, title_similarity
-from anivault.tmdb.port import SeasonInfo
+from anivault.pipeline.match import title_similarity
 
 LIBRARY = [
     "Frieren/[SubsPlease] Sousou no Frieren - 05 (1080p).mkv",
@@ -85,11 +84,14 @@ def test_match_decides_every_file_and_a_second_run_sends_nothing(
     r = rows(run_cli)
     got = {n: (v["tmdb_id"], v["media_type"], v["season"], v["episode"], v["status"]) for n, v in r.items()}
     assert got["[SubsPlease] Sousou no Frieren - 05 (1080p).mkv"] == (209867, "tv", 1, 5, "matched")
-    assert got["[Erai] One Piece - 1050 [1080p].mkv"] == (37854, "tv", 19, 82, "matched")  # absolute → S19
+    # TMDB numbers One Piece absolutely inside its seasons: episode 1050 is S21E1050, not S21E159
+    assert got["[Erai] One Piece - 1050 [1080p].mkv"] == (37854, "tv", 21, 1050, "matched")
     assert got["[X] Hunter x Hunter (2011) - 120.mkv"] == (46298, "tv", 1, 120, "matched")  # not the 1999 one
     assert got["[Group] Shingeki no Kyojin S2 - 05 [720p].mkv"] == (1429, "tv", 2, 5, "matched")
     assert got["[G] Shingeki no Kyojin - 30.mkv"] == (1429, "tv", 2, 5, "matched")  # 25 in S1
-    assert got["[Group] Shingeki no Kyojin - OVA 02.mkv"][:4] == (1429, "tv", 0, 2)  # specials: season 0
+    # specials: season 0, where TMDB's order may not be the release's, so a person looks first
+    assert got["[Group] Shingeki no Kyojin - OVA 02.mkv"] == (1429, "tv", 0, 2, "review")
+    assert "special" in r["[Group] Shingeki no Kyojin - OVA 02.mkv"]["reason"]
     assert got["Kimi no Na wa (2016) [BD 1080p].mkv"] == (372058, "movie", None, None, "matched")
     assert got["[Sub] 나 혼자만 레벨업 - 03 [1080p].mkv"][:2] == (127532, "tv")
     unknown = r["Zzzqqq Unknown - 01.mkv"]
@@ -120,12 +122,14 @@ def test_match_decides_every_file_and_a_second_run_sends_nothing(
 def test_episode_names_come_from_tmdb_when_the_template_names_episodes(
     emulator: Any, library: Path, run_cli: RunCli, tmp_path: Path
 ) -> None:
-    """Presets do not name episodes, and match asks for no season. `match --episode-titles` (or a series
-    template in settings with `{episode_title}`) looks up each matched season's episode names once (cached
-    after), and organize names files with them; where TMDB has no name the file name's own title stays."""
+    """Presets do not name episodes, and match asks only for the seasons placement needs (One Piece numbers
+    its episodes absolutely: season 21 confirms episode 1050). `match --episode-titles` (or a series template
+    in settings with `{episode_title}`) looks up each matched season's episode names once (cached after) into
+    the matches rows, and organize names files with them; where TMDB has no name the file name's own title
+    stays."""
     first = match_json(run_cli)
     assert first["title_seasons"] == 0
-    assert not [p for p in emulator.stats()["by_path"] if "/season/" in p]
+    assert [p for p in emulator.stats()["by_path"] if "/season/" in p] == ["/3/tv/37854/season/21"]
     template = "{title}/Season {season:02}/S{season:02}E{episode:02} - {episode_title}.{ext}"
     res = run_cli("organize", "--dest", tmp_path / "Vault", "--template", template, "--json")
     assert res.exit_code == 0 and "anivault match --episode-titles" in res.stderr  # names not looked up yet
@@ -175,10 +179,10 @@ def test_episode_names_tmdb_cannot_give_now_are_asked_for_next_time(
     monkeypatch.setenv("ANIVAULT_TMDB_RETRIES", "0")
     res = run_cli("match", "--episode-titles")
     assert res.exit_code == 0, res.stderr
-    assert "episode names looked up for 0 season(s)" in res.stderr and "to retry later" in res.stderr
-    found = re.search(r"(\d+) to retry later", res.stderr)
-    assert found is not None and int(found[1]) > 0
-    waiting = int(found[1])
+    # only the season placement already asked for (cached) is answered; the others wait
+    found = re.search(r"episode names looked up for (\d+) season\(s\), (\d+) to retry later", res.stderr)
+    assert found is not None and int(found[1]) == 1 and int(found[2]) > 0, res.stderr
+    waiting = int(found[2])
     assert {v["status"] for v in rows(run_cli).values()} <= {"matched", "unmatched", "review"}
     with start_emulator(SMALL_CATALOG) as emu:
         monkeypatch.setenv("ANIVAULT_TMDB_URL", emu.base_url)
@@ -326,21 +330,6 @@ def test_cache_ttl_expiry_and_commands(emulator: Any, tmp_path: Path, run_cli: R
     assert "removed" in run_cli("--db", tmp_path / "cache.db", "cache", "prune").stderr
     res = run_cli("--db", tmp_path / "cache.db", "cache", "clear")
     assert "3 entries removed" in res.stderr
-
-
-def test_episode_mapping() -> None:
-    s = [SeasonInfo(0, 3), SeasonInfo(1, 12), SeasonInfo(2, 13), SeasonInfo(3, None)]
-    assert map_episode(s, None, 5) == (1, 5)
-    assert map_episode(s, None, 13) == (2, 1)  # absolute
-    assert map_episode(s, None, 40) == (3, 15)  # the last season's count is unknown: it takes the rest
-    assert map_episode(s, 2, 3) == (2, 3)
-    assert map_episode(s, 1, 14) == (2, 2)  # past the season's end: a continuing number
-    assert map_episode(s, None, 2, special=True) == (0, 2)
-    assert map_episode(s, 1, 3, offset=1) == (2, 3)
-    assert map_episode(s, None, None) == (1, None)
-    assert map_episode([], 4, 7) == (4, 7)  # nothing known: keep the file's numbers
-    assert map_episode([SeasonInfo(1, None)], None, 1050) == (1, 1050)  # One Piece with no counts
-    assert map_episode([SeasonInfo(1, 10)], None, 25) == (1, 25)  # more than TMDB knows
 
 
 def test_title_similarity_prefers_the_exact_title() -> None:

@@ -1,5 +1,6 @@
 """Property tests where input is unbounded: TMDB's JSON (any shape must parse or be skipped, never raise),
-cache keys (spelling variants share one key), title similarity and episode mapping (always in range)."""
+cache keys (spelling variants share one key), title similarity and placement (sure only where TMDB's seasons
+say so)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anivault.pipeline.match import map_episode, title_similarity
-from anivault.tmdb.cached import _details, _hits, cache_key, norm_query
-from anivault.tmdb.port import SeasonInfo
+from anivault.pipeline.match import FileNumbers, Placer, title_similarity
+from anivault.tmdb.cached import cache_key, norm_query
+from anivault.tmdb.port import EpisodeGroupInfo, EpisodeInfo, SeasonDetails, SeasonInfo, TitleDetails
+from anivault.tmdb.read import details as _details
+from anivault.tmdb.read import hits as _hits
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
@@ -75,21 +78,62 @@ def test_title_similarity_is_a_score(a: str, b: str) -> None:
         assert s == 1.0
 
 
+class _Seasons:
+    """TMDB's answers for one generated show, from memory: each season lists its episodes numbered from
+    ``first`` (1, or an absolute number as long-runners have)."""
+
+    def __init__(self, seasons: dict[int, tuple[int, int]]) -> None:
+        self.seasons = seasons
+
+    def season_details(self, tmdb_id: int, number: int) -> SeasonDetails | None:
+        if number not in self.seasons:
+            return None
+        first, count = self.seasons[number]
+        return SeasonDetails(number, tuple(EpisodeInfo(number, first + i) for i in range(count)))
+
+    def episode_groups(self, tmdb_id: int) -> list[EpisodeGroupInfo]:
+        return []
+
+
 @given(
-    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 200) | st.none()), max_size=8),
+    st.dictionaries(st.integers(0, 25), st.tuples(st.integers(1, 900), st.integers(0, 120)), max_size=8),
     st.integers(0, 40) | st.none(),
     st.integers(0, 3000) | st.none(),
     st.booleans(),
+    st.integers(1, 3) | st.none(),
     st.integers(-2, 3),
+    st.booleans(),
 )
-def test_episode_mapping_never_fails(
-    seasons: list[tuple[int, int | None]], season: int | None, episode: int | None, special: bool, offset: int
+def test_placement_is_sure_only_where_tmdb_lists_it(
+    seasons: dict[int, tuple[int, int]],
+    season: int | None,
+    episode: int | None,
+    special: bool,
+    part: int | None,
+    offset: int,
+    absolute: bool,
 ) -> None:
-    info = [SeasonInfo(n, c) for n, c in seasons]
-    s, e = map_episode(info, season, episode, special=special, offset=offset)
+    info = tuple(SeasonInfo(n, c) for n, (_f, c) in sorted(seasons.items()))
+    numbered = {n: (f if absolute else 1, c) for n, (f, c) in seasons.items()}
+    regular = [n for n in sorted(numbered) if n > 0 and numbered[n][1] > 0]
+    last = None
+    if absolute and regular:
+        f, c = numbered[regular[-1]]
+        last = EpisodeInfo(regular[-1], f + c - 1 + (1 if c else 0))
+    d = TitleDetails(1, "tv", "Show", "Show", 2000, 1.0, (), info, "Show", last_episode=last)
+    placer = Placer(_Seasons(numbered), d, "show", offset=offset)  # type: ignore[arg-type]
+    p = placer.place(FileNumbers(season, episode, None, special or season == 0, part))
+    if p.doubt is not None:
+        return
     if special or season == 0:
-        assert s == 0
+        assert p.season == 0
     if episode is None:
-        assert e is None
-    else:
-        assert e is not None and e >= 0
+        assert p.episode is None
+        return
+    assert p.season is not None and p.episode is not None and p.episode >= 0
+    s = d.season(p.season)
+    assert s is not None, "a sure placement names a season TMDB has"
+    listed = {
+        e.number for e in (_Seasons(numbered).season_details(1, p.season) or SeasonDetails(0, ())).episodes
+    }
+    assert s.episode_count is None or p.episode in listed or p.season == 0

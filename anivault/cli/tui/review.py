@@ -116,8 +116,7 @@ def decide(term: Terminal, rg: ReviewGroup, tmdb_id: int, media: str) -> None:
     from anivault.cli.common import open_library
     from anivault.cli.tui.settings import fresh_settings
     from anivault.cli.tui.wizard import unlock_key
-    from anivault.errors import AniVaultError
-    from anivault.pipeline.match import decide_manually
+    from anivault.pipeline.match import apply_pick, options_from_settings
     from anivault.tmdb.cached import open_tmdb
     from anivault.tmdb.port import MediaType
 
@@ -127,20 +126,20 @@ def decide(term: Terminal, rg: ReviewGroup, tmdb_id: int, media: str) -> None:
     with open_library() as db:
         port = open_tmdb(db, cfg, mode="normal" if online else "offline")
         try:
-            try:
-                details = port.details(mt, tmdb_id)
-            except AniVaultError as exc:
-                term.error(f"TMDB not reachable ({exc.message}); saving the id without details")
-                details = None
-            else:
-                if details is None:
-                    term.error(f"TMDB has no {mt} with id {tmdb_id}", "pick another or type another id")
-                    return
-            with db.write() as session:
-                n = decide_manually(session, rg.group, tmdb_id, mt, details)
-                port.flush(session)
+            done = apply_pick(db, port, rg.group, tmdb_id, mt, options_from_settings(cfg))
         finally:
+            with db.write() as session:
+                port.flush(session)
             if port.http is not None:
                 port.http.close()
-    label = f"{details.name} ({details.year})" if details is not None else f"{mt} {tmdb_id}"
-    term.ok(f"{rg.group.title} → {label}: {n} file(s) matched; future files of it follow this pick")
+    if done.no_such_id:
+        term.error(f"TMDB has no {mt} with id {tmdb_id}", "pick another or type another id")
+    elif done.deferred is not None:
+        term.error(
+            f"TMDB could not answer ({done.deferred})", "the pick is saved; `anivault match` applies it later"
+        )
+    elif done.details is not None:
+        label = f"{done.details.name} ({done.details.year or '?'})"
+        term.ok(
+            f"{rg.group.title} → {label}: {done.files} file(s) decided; future files of it follow this pick"
+        )

@@ -185,13 +185,13 @@ class _Writer(threading.Thread):
         langs = p.get("languages") or []
         conn.execute(
             "INSERT OR REPLACE INTO parses (file_id, parser, parser_version, title, title_norm, season, episode,"
-            " episode_end, year, kind, release_group, resolution, source, checksum, version, episode_title,"
-            " languages, confidence, raw, parsed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " episode_end, part, year, kind, release_group, resolution, source, checksum, version, episode_title,"
+            " languages, confidence, raw, parsed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (file_id, p.get("parser", "anitopy"), int(p.get("parser_version", PARSER_VERSION)), p.get("title"),
-             p.get("title_norm"), p.get("season"), p.get("episode"), p.get("episode_end"), p.get("year"),
-             p.get("kind"), p.get("release_group"), p.get("resolution"), p.get("source"), p.get("checksum"),
-             p.get("version"), p.get("episode_title"), ",".join(langs) or None, p.get("confidence"),
-             json.dumps(p, ensure_ascii=False, default=str), now),
+             p.get("title_norm"), p.get("season"), p.get("episode"), p.get("episode_end"), p.get("part"),
+             p.get("year"), p.get("kind"), p.get("release_group"), p.get("resolution"), p.get("source"),
+             p.get("checksum"), p.get("version"), p.get("episode_title"), ",".join(langs) or None,
+             p.get("confidence"), json.dumps(p, ensure_ascii=False, default=str), now),
         )  # fmt: skip
 
     def _resolve_links(self, conn: sqlite3.Connection, *, final: bool) -> None:

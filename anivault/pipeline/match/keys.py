@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, case, or_, select
 from sqlalchemy.orm import Session
 
 from anivault.db.models import File, Parse
 from anivault.db.models_match import Match
-from anivault.pipeline.match.types import MatchOptions, SeriesGroup
+from anivault.pipeline.match.types import FileNumbers, MatchOptions, SeriesGroup
+from anivault.tmdb.port import MediaType
 
 
 def kind_group(kind: str | None) -> str:
@@ -21,9 +22,48 @@ def series_key(title_norm: str, year: int | None, kind: str | None) -> str:
 
 
 def _kind_expr() -> Any:
-    from sqlalchemy import case
-
     return case((Parse.kind == "movie", "movie"), else_="tv")
+
+
+# What a file's parse says about where it sits: read by the workers (pending_groups) and the writer alike.
+NUMBER_COLUMNS = (Parse.season, Parse.episode, Parse.episode_end, Parse.kind, Parse.part, Parse.episode_title)
+
+
+def numbers_of(row: Any) -> FileNumbers:
+    return file_numbers(row.season, row.episode, row.episode_end, row.kind, row.part, row.episode_title)
+
+
+def file_numbers(
+    season: int | None,
+    episode: int | None,
+    episode_end: int | None,
+    kind: str | None,
+    part: int | None,
+    episode_title: str | None,
+) -> FileNumbers:
+    """One file's numbers as placement reads them (the same for the workers and the writer)."""
+    special = kind in ("special", "ova") or season == 0
+    return FileNumbers(
+        season=season,
+        episode=episode,
+        episode_end=episode_end if episode_end is not None and episode is not None else None,
+        special=special,
+        part=part,
+        movie=kind == "movie",
+        episode_title=episode_title if special and episode_title else None,
+    )
+
+
+def undecided(refresh: bool) -> Any:
+    """Files whose decision is missing, retryable, or from before matches carried names; with ``refresh``
+    every decision but a person's pick."""
+    if refresh:
+        return or_(Match.file_id.is_(None), Match.method != "manual", Match.title.is_(None))
+    return or_(
+        Match.file_id.is_(None),
+        Match.status != "matched",
+        and_(Match.title.is_(None), Match.tmdb_id.is_not(None)),
+    )
 
 
 def pending_groups(session: Session, opts: MatchOptions) -> list[SeriesGroup]:
@@ -34,13 +74,11 @@ def pending_groups(session: Session, opts: MatchOptions) -> list[SeriesGroup]:
             Parse.title_norm,
             Parse.year,
             kg.label("kg"),
-            func.count().label("n"),
-            func.max(func.coalesce(Parse.episode_end, Parse.episode)).label("max_ep"),
-            func.group_concat(func.distinct(Parse.season)).label("seasons"),
-            func.max(Parse.title).label("title"),
-            func.max(func.iif(or_(Parse.kind.in_(("special", "ova")), Parse.season == 0), 1, 0)).label(
-                "special"
-            ),
+            Parse.title,
+            *NUMBER_COLUMNS,
+            Match.method,
+            Match.tmdb_id,
+            Match.media_type,
         )
         .join(File, File.id == Parse.file_id)
         .outerjoin(Match, Match.file_id == File.id)
@@ -49,32 +87,46 @@ def pending_groups(session: Session, opts: MatchOptions) -> list[SeriesGroup]:
             File.status == "present",
             Parse.title_norm.is_not(None),
             Parse.title_norm != "",
+            undecided(opts.refresh),
         )
-        .group_by(Parse.title_norm, Parse.year, kg)
-        .order_by(Parse.title_norm, Parse.year)
     )
-    if opts.refresh:
-        q = q.where(or_(Match.file_id.is_(None), Match.method != "manual"))
-    else:
-        q = q.where(or_(Match.file_id.is_(None), Match.status != "matched"))
     if opts.only_title_norm is not None:
         q = q.where(Parse.title_norm == opts.only_title_norm)
+    acc: dict[tuple[str, int | None, str], dict[str, Any]] = {}
+    for r in session.execute(q):
+        key = (r.title_norm, r.year, r.kg)
+        a = acc.get(key)
+        if a is None:
+            a = acc[key] = {"n": 0, "titles": set(), "numbers": set(), "manual": None}
+        a["n"] += 1
+        if r.title:
+            a["titles"].add(r.title)
+        a["numbers"].add(numbers_of(r))
+        if r.method == "manual" and r.tmdb_id is not None:
+            media: MediaType = "movie" if r.media_type == "movie" else "tv"
+            a["manual"] = (int(r.tmdb_id), media)
     out = []
-    for row in session.execute(q):
-        seasons = tuple(
-            sorted({int(s) for s in str(row.seasons or "").split(",") if s.strip().lstrip("-").isdigit()})
-        )
+    for (title_norm, year, kg), a in sorted(acc.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0, kv[0][2])):
+        numbers: set[FileNumbers] = a["numbers"]
+        ends = [n.episode_end or n.episode for n in numbers if n.episode is not None]
+        titles = sorted(a["titles"])
         out.append(
             SeriesGroup(
-                key=series_key(row.title_norm, row.year, row.kg),
-                title_norm=row.title_norm,
-                title=row.title or row.title_norm,
-                year=row.year,
-                kind=row.kg,
-                files=int(row.n),
-                max_episode=int(row.max_ep) if row.max_ep is not None else None,
-                seasons=seasons,
-                has_special=bool(row.special),
+                key=series_key(title_norm, year, kg),
+                title_norm=title_norm,
+                title=titles[-1] if titles else title_norm,
+                year=year,
+                kind=kg,
+                files=a["n"],
+                max_episode=max((e for e in ends if e is not None), default=None),
+                seasons=tuple(sorted({n.season for n in numbers if n.season is not None})),
+                has_special=any(n.special for n in numbers),
+                numbers=tuple(sorted(numbers, key=_order)),
+                manual=a["manual"],
             )
         )
     return out
+
+
+def _order(n: FileNumbers) -> tuple[int, int, int, int]:
+    return (n.season if n.season is not None else -1, n.episode or -1, n.part or 0, int(n.special))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
-from anivault.pipeline.match.overrides import OverrideRule
-from anivault.pipeline.match.score import score_candidate, strip_season_words
+from anivault.pipeline.match.placement import Placer, sequel_season
+from anivault.pipeline.match.score import score_candidate, strip_season_words, title_similarity
 from anivault.pipeline.match.types import (
     REASON_LOW,
     REASON_NO_RESULT,
@@ -17,13 +18,17 @@ from anivault.pipeline.match.types import (
     SeriesGroup,
 )
 from anivault.title_key import normalize_title
+from anivault.tmdb.cached import norm_query
 from anivault.tmdb.port import (
     MediaType,
     SearchHit,
-    SeasonInfo,
+    TitleDetails,
     TmdbPort,
-    TmdbUnavailable,
 )
+
+# One search: (media type, query, year, whether the year may be any air date, evidence bonus).
+Query = tuple[MediaType, str, int | None, bool, float]
+_SEPARATOR = re.compile(r"\s+[-–—~:|]\s*|:\s+|\s*[~〜]\s*")
 
 _KIND_WORDS = re.compile(
     r"\b(?:ova|oad|ona|special|specials|sp|movie|the movie|gekijouban|tv|batch|complete"
@@ -39,6 +44,10 @@ def query_variants(raw_title: str, norm: str) -> list[str]:
     without kind words (OVA, Movie…), letters split from digits (x365 → x 365), CamelCase split
     (FullMetalAlchemist), and each script on its own for titles that mix, say, Chinese and romaji."""
     out: list[str] = []
+    # "Main Title - Sequel Name": the main title alone finds a show that files the sequel as a season
+    parts = [p for p in _SEPARATOR.split(raw_title) if p.strip()]
+    if len(parts) > 1:
+        out.append(normalize_title(parts[0]))
     out.append(" ".join(_KIND_WORDS.sub(" ", norm).split()))
     out.append(" ".join(_ALNUM_EDGE.sub(" ", norm).split()))
     out.append(normalize_title(_CAMEL.sub(" ", raw_title)))
@@ -47,7 +56,8 @@ def query_variants(raw_title: str, norm: str) -> list[str]:
     if cjk and latin:
         out += [latin, cjk]
     # names often carry words after the title ("Baccano T1 Trailer"): the first words alone
-    words = out[0].split() if out[0] else norm.split()
+    stripped = " ".join(_KIND_WORDS.sub(" ", norm).split())
+    words = stripped.split() if stripped else norm.split()
     for keep in (len(words) - 1, len(words) - 2):
         if keep >= 1:
             out.append(" ".join(words[:keep]))
@@ -61,30 +71,44 @@ class GroupResolver:
         self.port = port
         self.opts = opts
 
-    def _search_plan(self, g: SeriesGroup) -> list[tuple[MediaType, str, int | None, float]]:
-        """Queries in order of promise; later ones run only while no good candidate has been found."""
+    def _search_plan(self, g: SeriesGroup) -> list[Query]:
+        """Queries in order of promise; later ones run only while no good candidate has been found.
+
+        TMDB reads a query as written ("Steins;Gate", "Re:Zero"), so the title as the file names it goes
+        first, then its normalised form. A year asks for the first air year (`first_air_date_year`), then
+        for any air date (`year`: the year of a later season), then goes."""
         primary: MediaType = "movie" if g.kind == "movie" else "tv"
         other: MediaType = "tv" if primary == "movie" else "movie"
         q = g.title_norm
+        written = " ".join(g.title.split())
         base = strip_season_words(q)
-        plan: list[tuple[MediaType, str, int | None]] = []
+        plan: list[tuple[MediaType, str, int | None, bool]] = []
         if g.year is not None:
-            plan.append((primary, q, g.year))
-        plan.append((primary, q, None))
+            plan.append((primary, written, g.year, False))
+        if primary == "tv" and g.max_episode is None:
+            # no episode number anywhere: as likely a film as a show
+            plan.append((other, written, g.year, False))
+        for title in (written, q):
+            if g.year is not None and primary == "tv":
+                plan.append((primary, title, g.year, True))
+            plan.append((primary, title, None, False))
         if base and base != q:
-            plan.append((primary, base, None))  # the title without its season words
+            plan.append((primary, base, None, False))  # the title without its season words
         wanted = [s for s in g.seasons if s > 1]
         if wanted:
-            plan.append((primary, f"{base or q} {wanted[0]}", None))  # a sequel filed as its own entry
-        plan.append((other, q, None))
+            plan.append((primary, f"{base or q} {wanted[0]}", None, False))  # a sequel filed as its own entry
+        for alt in g.title_alts:  # the other title of a bilingual name
+            plan.append((primary, " ".join(alt.split()), None, False))
+        plan.append((other, q, None, False))
         n_full = len(plan)
         for variant in query_variants(g.title, q):
-            plan.append((primary, variant, None))
-        seen: set[tuple[str, str, int | None]] = set()
-        out = []
+            plan.append((primary, variant, None, False))
+        seen: set[tuple[str, str, int | None, bool]] = set()
+        out: list[Query] = []
         for i, item in enumerate(plan):
-            if item[1] and item not in seen:
-                seen.add(item)
+            same = (item[0], norm_query(item[1]), item[2], item[3])  # what TMDB (and the cache) tell apart
+            if same[1] and normalize_title(item[1]) and same not in seen:
+                seen.add(same)
                 # TMDB found every word of the title (as written, or without its season words) in one of
                 # this show's titles: evidence beyond our fuzzy score, which hits of a shortened or
                 # re-spelled query do not have
@@ -94,15 +118,15 @@ class GroupResolver:
     def resolve(self, g: SeriesGroup) -> GroupDecision:
         best: dict[tuple[str, int], Candidate] = {}
         detailed: set[tuple[str, int]] = set()
-        for media_type, query, year, evidence in self._search_plan(g):
+        for media_type, query, year, any_date, evidence in self._search_plan(g):
             top = max(best.values(), key=lambda c: c.score, default=None)
             if top is not None and top.detailed and top.score >= self.opts.auto_threshold + 0.05:
                 break  # a good answer: other queries are not worth their requests
-            hits = self.port.search(media_type, query, year)
+            hits = self.port.search(media_type, query, year, any_air_date=any_date)
             if hits:
                 self._consider(g, hits, best, detailed, evidence)
         ranked = sorted(best.values(), key=lambda c: (-c.score, not c.detailed, c.tmdb_id))
-        return self._decide(g, ranked)
+        return self.place(self._decide(g, ranked))
 
     def _consider(
         self,
@@ -116,18 +140,18 @@ class GroupResolver:
 
         Search results carry only the name and the original name, yet TMDB also matched the query against
         alternative titles, so a hit with an unrelated-looking name can be the right one. The order of
-        detail lookups mixes name similarity with TMDB's popularity order; an exact title that fits the
+        detail lookups mixes name similarity with TMDB's (relevance) order; an exact title that fits the
         episode numbers ends the lookups early.
         """
         n = len(hits)
         pre: list[tuple[bool, float, int, SearchHit, float, dict[str, Any]]] = []
         for rank, h in enumerate(hits):
             titles = [t for t in (h.name, h.original_name) if t]
-            s, reasons = score_candidate(g, h.media_type, titles, h.year, None, rank, n, evidence)
+            s, reasons = score_candidate(g, h.media_type, titles, h.year, None, rank, n, evidence, h.origin)
             name_sim = float(reasons.get("title", 0.0))
-            promise = 0.6 * name_sim + 0.4 * (1 - rank / n)
+            promise = 0.6 * name_sim + 0.4 * (1 - rank / n) + 0.5 * min(0.0, reasons.get("live_action", 0.0))
             pre.append((name_sim >= 0.97, promise, rank, h, s, reasons))
-        # exact names first, then the best-looking name, then TMDB's own (popularity) order
+        # exact names first, then the best-looking name, then TMDB's own order
         pre.sort(key=lambda x: (not x[0], -x[1], x[2]))
         if len(pre) > 2 and not pre[0][0]:
             head, rest = pre[0], sorted(pre[1:], key=lambda x: x[2])
@@ -138,8 +162,8 @@ class GroupResolver:
             ident = (h.media_type, h.tmdb_id)
             if ident in detailed:
                 continue
-            # after a clear find, only another hit with the very same name (a remake) is still looked at,
-            # so that two same-named shows end up side by side and the doubt is visible
+            # after a clear find, only another hit with the very same name (a remake, a live-action
+            # namesake) is still looked at, so that same-named titles end up side by side
             if fetched < self.opts.max_details and (not found or exact_name):
                 d = self.port.details(h.media_type, h.tmdb_id)
                 detailed.add(ident)
@@ -147,16 +171,31 @@ class GroupResolver:
                 if d is None:
                     best.pop(ident, None)
                     continue
-                year = d.year if d.year is not None else h.year
-                score, why = score_candidate(
-                    g, d.media_type, d.all_titles, year, d.seasons, rank, n, evidence
-                )
-                name = d.name or h.name
-                best[ident] = Candidate(d.tmdb_id, d.media_type, name, year, score, why, d.seasons, True)
+                best[ident] = self._scored(g, d, h, rank, n, evidence)
+                why = best[ident].reasons
                 if why.get("title", 0) >= 0.97 and why.get("episodes_fit", True) and why.get("year", 0) >= 0:
                     found = True
             elif ident not in best:
                 best[ident] = Candidate(h.tmdb_id, h.media_type, h.name, h.year, s - 0.05, reasons, (), False)
+
+    def _scored(
+        self, g: SeriesGroup, d: TitleDetails, h: SearchHit, rank: int, n: int, evidence: float
+    ) -> Candidate:
+        year = d.year if d.year is not None else h.year
+        origin = d.origin if (d.origin.genre_ids or d.origin.original_language) else h.origin
+        score, why = score_candidate(
+            g, d.media_type, d.all_titles, year, d.seasons, rank, n, evidence, origin
+        )
+        sequel = sequel_season(g.title_norm, d)
+        if sequel is not None:
+            # the title is the show's plus one season's own name: compare the rest with the show's titles
+            rest = max((title_similarity(sequel[1], t) for t in d.all_titles), default=0.0)
+            if rest > why.get("title", 0.0):
+                score += rest - why.get("title", 0.0)
+                why["title"] = round(rest, 3)
+            score += 0.05
+            why["season_named"] = sequel[0].number
+        return Candidate(d.tmdb_id, d.media_type, d.name or h.name, year, score, why, d.seasons, True, d)
 
     def _decide(self, g: SeriesGroup, ranked: list[Candidate]) -> GroupDecision:
         top3 = tuple(ranked[:3])
@@ -177,19 +216,33 @@ class GroupResolver:
             return GroupDecision(g, "review", "auto", confidence, REASON_REVIEW, top, top3)
         return GroupDecision(g, "unmatched", "auto", confidence, REASON_LOW, top, top3)
 
-    def apply_override(self, g: SeriesGroup, ov: OverrideRule) -> GroupDecision:
-        seasons: tuple[SeasonInfo, ...] = ()
-        name = ""
-        year = None
-        try:
-            d = self.port.details(ov.media_type, ov.tmdb_id)
-        except TmdbUnavailable:
-            d = None  # the override still applies; season mapping falls back to the file's numbers
-        if d is not None:
-            seasons, name, year = d.seasons, d.name, d.year
-        cand = Candidate(
-            ov.tmdb_id, ov.media_type, name, year, 1.0, {"override": True}, seasons, d is not None
+    def pick(
+        self, g: SeriesGroup, tmdb_id: int, media_type: MediaType, method: str, offset: int = 0
+    ) -> GroupDecision:
+        """A decision already made (an override, a person's pick): the title is certain; the files are
+        placed as any match's are. TMDB's details are needed for the names: unavailable, it raises
+        TmdbUnavailable and the key waits for the next run."""
+        d = self.port.details(media_type, tmdb_id)
+        if d is None:
+            from anivault.pipeline.match.types import REASON_NO_RESULT as gone
+
+            return GroupDecision(g, "unmatched", method, 0.0, f"{gone} (TMDB has no {media_type} {tmdb_id})",
+                                 None, ())  # fmt: skip
+        cand = Candidate(tmdb_id, media_type, d.name, d.year, 1.0, {method: True}, d.seasons, True, d)
+        decision = GroupDecision(g, "matched", method, 1.0, None, cand, (cand,), season_offset=offset)
+        return self.place(decision)
+
+    def place(self, decision: GroupDecision) -> GroupDecision:
+        """Where TMDB files each file of a matched key (placement.py)."""
+        chosen = decision.chosen
+        if decision.status != "matched" or chosen is None or chosen.details is None:
+            return decision
+        placer = Placer(
+            self.port,
+            chosen.details,
+            decision.group.title_norm,
+            offset=decision.season_offset,
+            want_names=self.opts.episode_names,
         )
-        return GroupDecision(
-            g, "matched", "override", 1.0, None, cand, (cand,), season_offset=ov.season_offset
-        )
+        placements = {n: placer.place(n) for n in decision.group.numbers}
+        return dataclasses.replace(decision, placements=placements)

@@ -6,6 +6,7 @@ import concurrent.futures as cf
 import dataclasses
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -28,9 +29,6 @@ from anivault.pipeline.match.types import (
 )
 from anivault.pipeline.match.workers import DaemonPool
 from anivault.tmdb.port import (
-    MediaType,
-    SearchHit,
-    TitleDetails,
     TmdbAuthError,
     TmdbBadResponse,
     TmdbPort,
@@ -68,7 +66,12 @@ def run_match(
         before = requests_sent() if requests_sent else 0
         ov = find_override(rules, g)
         try:
-            d = resolver.apply_override(g, ov) if ov is not None else resolver.resolve(g)
+            if ov is not None:
+                d = resolver.pick(g, ov.tmdb_id, ov.media_type, "override", ov.season_offset)
+            elif g.manual is not None:
+                d = resolver.pick(g, *g.manual, "manual")  # a person's pick, decided again for its names
+            else:
+                d = resolver.resolve(g)
         except TmdbUnavailable as exc:
             d = GroupDecision(g, "deferred", "none", 0.0, f"{REASON_DEFERRED} ({exc.message})", None, ())
         except TmdbBadResponse as exc:
@@ -84,9 +87,7 @@ def run_match(
             return
         with db.write() as s:
             for d in pending:
-                n = write_decision(s, d, opts.refresh)
-                report.files += n
-                _count(report, d, n)
+                _count(report, d, write_decision(s, d, opts.refresh))
             if flush is not None:
                 flush(s)
         pending.clear()
@@ -141,19 +142,17 @@ def run_match(
     return report
 
 
-def _count(report: MatchReport, d: GroupDecision, n: int) -> None:
-    if d.status == "matched":
-        report.matched += n
-        if d.method == "override":
-            report.overridden += n
-    elif d.status == "review":
-        report.review += n
-    elif d.status == "deferred":
-        report.deferred += n
-        if len(report.deferred_keys) < 50:
-            report.deferred_keys.append(d.group.key)
-    else:
-        report.unmatched += n
+def _count(report: MatchReport, d: GroupDecision, by_status: Counter[str]) -> None:
+    """Count files by the status each got (a matched series can hold files whose placement waits)."""
+    report.files += sum(by_status.values())
+    report.matched += by_status["matched"]
+    if d.method == "override":
+        report.overridden += by_status["matched"]
+    report.review += by_status["review"]
+    report.unmatched += by_status["unmatched"]
+    report.deferred += by_status["deferred"]
+    if by_status["deferred"] and len(report.deferred_keys) < 50:
+        report.deferred_keys.append(d.group.key)
 
 
 def options_from_settings(settings: Any, **kw: Any) -> MatchOptions:
@@ -195,11 +194,13 @@ def match_library(
     mode: Literal["normal", "refresh", "offline"] = (
         "offline" if offline else "refresh" if refresh else "normal"
     )
-    opts = options_from_settings(settings, refresh=refresh, only_title_norm=only_title_norm)
-    wait = float(getattr(settings.db, "lock_wait_seconds", 10.0))
     from anivault.naming.template import names_episodes
 
     titles = episode_titles or names_episodes(settings.organize.template, settings.organize.series_template)
+    opts = options_from_settings(
+        settings, refresh=refresh, only_title_norm=only_title_norm, episode_names=titles
+    )
+    wait = float(getattr(settings.db, "lock_wait_seconds", 10.0))
     todo: list[tuple[int, int]] = []
     with writer_lock(db.path, wait_seconds=wait, purpose="match"):
         with db.read() as s:
@@ -207,7 +208,7 @@ def match_library(
         if nothing:
             # nothing to look up: no key needed, no client built (unless episode names are missing)
             report = run_match(db, _NoTmdb(), opts)
-            todo = missing_seasons(db, settings.tmdb.language) if titles else []
+            todo = missing_seasons(db) if titles else []
             if not todo:
                 return report
         port = open_tmdb(db, settings, mode=mode, rate=rate)
@@ -229,7 +230,7 @@ def match_library(
                 )
             if titles:
                 if not nothing:  # the seasons this run matched too
-                    todo = missing_seasons(db, port.language, port.now())
+                    todo = missing_seasons(db)
                 fetch_episode_titles(db, port, todo, opts.workers, ev, report, progress)
                 if http is not None:
                     report.http_requests = http.requests_sent
@@ -245,8 +246,7 @@ def match_library(
 class _NoTmdb:
     """A port for runs with nothing to look up."""
 
-    def search(self, media_type: MediaType, query: str, year: int | None = None) -> list[SearchHit]:
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
         raise TmdbUnavailable("no TMDB client in this run")
 
-    def details(self, media_type: MediaType, tmdb_id: int) -> TitleDetails | None:
-        raise TmdbUnavailable("no TMDB client in this run")
+    search = details = season_details = episode_groups = episode_group = _refuse

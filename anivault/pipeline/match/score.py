@@ -11,8 +11,30 @@ from anivault.pipeline.match.types import SeriesGroup
 from anivault.title_key import normalize_title
 from anivault.tmdb.port import (
     MediaType,
+    Origin,
     SeasonInfo,
 )
+
+# Where anime comes from: the original language and the production country TMDB records.
+_ANIME_LANGUAGES = frozenset({"ja", "zh", "cn", "ko"})
+_ANIME_COUNTRIES = frozenset({"JP", "CN", "KR", "TW", "HK"})
+
+
+def anime_signal(origin: Origin | None) -> tuple[float, str | None]:
+    """A score adjustment from what a title is: animated (TMDB genre 16) from where anime is made, or a
+    live-action or western namesake. The library holds anime, so among same-named titles the animated one
+    is the likelier; TMDB's data says which that is, no list of titles does."""
+    if origin is None or not (origin.genre_ids or origin.original_language or origin.origin_country):
+        return 0.0, None  # TMDB said nothing about it
+    asian = origin.original_language in _ANIME_LANGUAGES or bool(
+        set(origin.origin_country) & _ANIME_COUNTRIES
+    )
+    if origin.animation:
+        return (0.06, "animation") if asian else (0.03, "animation")
+    if origin.genre_ids:
+        return (-0.08, "live_action") if asian else (-0.14, "live_action")
+    return (0.0, None) if asian else (-0.04, "not_anime")
+
 
 _SEASON_WORDS = re.compile(
     r"\b(?:(?:season|saison|series|part|cour)\s*\d+|s\d{1,2}|\d+(?:st|nd|rd|th)\s+(?:season|part|cour)"
@@ -70,6 +92,7 @@ def score_candidate(
     rank: int,
     n_results: int,
     evidence: float = 0.0,
+    origin: Origin | None = None,
 ) -> tuple[float, dict[str, Any]]:
     """Score one candidate; returns (score, reasons). Every rule is general (no title-specific cases)."""
     reasons: dict[str, Any] = {}
@@ -117,9 +140,13 @@ def score_candidate(
     if evidence:
         score += evidence
         reasons["all_words_found"] = evidence
-    # popularity: a tie-breaker only (TMDB orders results by it)
+    adj, kind = anime_signal(origin)
+    if kind is not None:
+        score += adj
+        reasons[kind] = adj
+    # TMDB's order (relevance): a tie-breaker only
     if n_results > 1:
         adj = 0.03 * (1 - rank / n_results)
         score += adj
-        reasons["popularity"] = round(adj, 3)
+        reasons["rank"] = round(adj, 3)
     return score, reasons

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from sqlalchemy import delete, insert, or_, select
@@ -11,23 +12,23 @@ from sqlalchemy.orm import Session
 from anivault.db.base import utcnow
 from anivault.db.models import File, Parse
 from anivault.db.models_match import Match
-from anivault.pipeline.match.episodes import map_episode
-from anivault.pipeline.match.keys import _kind_expr
-from anivault.pipeline.match.types import REASON_NO_TITLE, GroupDecision, SeriesGroup
+from anivault.pipeline.match.keys import NUMBER_COLUMNS, _kind_expr, numbers_of, undecided
+from anivault.pipeline.match.types import (
+    REASON_NO_TITLE,
+    REASON_PLACE,
+    GroupDecision,
+    Placement,
+    SeriesGroup,
+)
+
+# The confidence of a file whose placement is in doubt: under any auto threshold a setting allows.
+REVIEW_CONFIDENCE = 0.5
 
 
 def _file_rows(session: Session, g: SeriesGroup, refresh: bool) -> list[Any]:
     kg = _kind_expr()
     q = (
-        select(
-            Parse.file_id,
-            Parse.season,
-            Parse.episode,
-            Parse.episode_end,
-            Parse.kind,
-            Match.method,
-            Match.status,
-        )
+        select(Parse.file_id, *NUMBER_COLUMNS)
         .join(File, File.id == Parse.file_id)
         .outerjoin(Match, Match.file_id == Parse.file_id)
         .where(
@@ -36,56 +37,60 @@ def _file_rows(session: Session, g: SeriesGroup, refresh: bool) -> list[Any]:
             Parse.title_norm == g.title_norm,
             kg == g.kind,
             Parse.year.is_(None) if g.year is None else Parse.year == g.year,
+            undecided(refresh),
         )
     )
-    if refresh:
-        q = q.where(or_(Match.file_id.is_(None), Match.method != "manual"))
-    else:
-        q = q.where(or_(Match.file_id.is_(None), Match.status != "matched"))
     return list(session.execute(q))
 
 
-def write_decision(session: Session, d: GroupDecision, refresh: bool = False) -> int:
-    """Write one matches row per file of the key. Returns the number of rows."""
+_UNPLACED = Placement(None, None, doubt="a file indexed while this series was being matched")
+
+
+def write_decision(session: Session, d: GroupDecision, refresh: bool = False) -> Counter[str]:
+    """Write one matches row per file of the key, each placed where TMDB files it. A file whose placement
+    is in doubt waits for review with the reason, below the auto threshold. Returns the rows by status."""
     rows = _file_rows(session, d.group, refresh)
     if not rows:
-        return 0
+        return Counter()
     cands = json.dumps([c.to_json() for c in d.candidates], ensure_ascii=False)
     now = utcnow()
     ids = [r.file_id for r in rows]
     session.execute(delete(Match).where(Match.file_id.in_(ids)))
     chosen = d.chosen
+    names = chosen.details if chosen is not None else None
     objs = []
     for r in rows:
-        season: int | None = None
-        episode: int | None = None
-        episode_end: int | None = None
-        if chosen is not None and chosen.media_type == "tv":
-            special = r.kind in ("special", "ova") or r.season == 0
-            season, episode = map_episode(
-                chosen.seasons, r.season, r.episode, special=special, offset=d.season_offset
-            )
-            if r.episode_end is not None and r.episode is not None and episode is not None:
-                episode_end = episode + (r.episode_end - r.episode)
+        status, reason, confidence = d.status, d.reason, d.confidence
+        place = Placement(None, None)
+        if status == "matched" and chosen is not None and chosen.media_type == "tv":
+            place = d.placements.get(numbers_of(r), _UNPLACED)
+            if place.doubt is not None:
+                status, reason = "review", f"{REASON_PLACE}: {place.doubt}"
+                confidence = min(confidence, REVIEW_CONFIDENCE)
         objs.append(
             {
                 "file_id": r.file_id,
                 "series_key": d.group.key,
                 "tmdb_id": chosen.tmdb_id if chosen is not None else None,
                 "media_type": chosen.media_type if chosen is not None else None,
-                "season": season,
-                "episode": episode,
-                "episode_end": episode_end,
-                "confidence": d.confidence,
+                "season": place.season,
+                "episode": place.episode,
+                "episode_end": place.episode_end,
+                "confidence": confidence,
                 "method": d.method,
-                "status": d.status,
-                "reason": d.reason,
+                "status": status,
+                "reason": reason,
                 "candidates": cands,
                 "decided_at": now,
+                "title": names.name if names is not None else None,
+                "title_original": names.original_name if names is not None else None,
+                "title_en": names.name_en if names is not None else None,
+                "year": names.year if names is not None else None,
+                "episode_title": place.episode_title,
             }
         )
     session.execute(insert(Match), objs)
-    return len(objs)
+    return Counter(o["status"] for o in objs)
 
 
 def mark_untitled(session: Session) -> int:

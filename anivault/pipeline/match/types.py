@@ -9,6 +9,7 @@ from typing import Any, Literal
 from anivault.tmdb.port import (
     MediaType,
     SeasonInfo,
+    TitleDetails,
 )
 
 Status = Literal["matched", "review", "unmatched", "deferred"]
@@ -19,6 +20,32 @@ REASON_LOW = "low_confidence: best candidate too weak to apply"
 REASON_REVIEW = "review: doubtful, waiting for `anivault review`"
 REASON_DEFERRED = "deferred: TMDB unavailable (cache-only); the next `anivault match` retries"
 REASON_NO_TITLE = "no_title: the parser found no title in the file name"
+REASON_PLACE = "review: where TMDB files it is uncertain"  # + ": " + the doubt
+
+
+@dataclass(frozen=True, slots=True)
+class FileNumbers:
+    """What one file's name says about where it sits in a show (files that say the same share one)."""
+
+    season: int | None
+    episode: int | None
+    episode_end: int | None = None
+    special: bool = False  # an OVA, an SP or a file in a Specials folder
+    part: int | None = None  # "Part 2", "2nd Cour": a split season's second half
+    movie: bool = False
+    episode_title: str | None = None  # the parse's, kept for specials only (it can name TMDB's episode)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where TMDB files one file: its season and episode as TMDB numbers them, or the doubt that makes a
+    person look first."""
+
+    season: int | None
+    episode: int | None
+    episode_end: int | None = None
+    doubt: str | None = None  # None: sure
+    episode_title: str | None = None  # TMDB's name of the episode in the configured language
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +61,9 @@ class SeriesGroup:
     max_episode: int | None
     seasons: tuple[int, ...]
     has_special: bool
+    numbers: tuple[FileNumbers, ...] = ()  # every distinct FileNumbers of the key's files
+    title_alts: tuple[str, ...] = ()  # other titles the names carry (a bilingual release has two)
+    manual: tuple[int, MediaType] | None = None  # a person's earlier pick for this key (kept on re-match)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +76,7 @@ class Candidate:
     reasons: dict[str, Any]
     seasons: tuple[SeasonInfo, ...] = ()
     detailed: bool = False
+    details: TitleDetails | None = None  # TMDB's details, when they were looked up
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +100,7 @@ class GroupDecision:
     candidates: tuple[Candidate, ...]
     season_offset: int = 0
     requests: int = 0  # HTTP requests spent on this key (for the benchmark)
+    placements: dict[FileNumbers, Placement] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -81,6 +113,7 @@ class MatchOptions:
     max_details: int = 3  # detail lookups per search (search results lack alternative titles)
     batch_groups: int = 50  # decisions per writer transaction
     only_title_norm: str | None = None  # restrict to one title (after `match --set`)
+    episode_names: bool = False  # look up TMDB's episode names (a template uses {episode_title})
 
 
 @dataclass(slots=True)
