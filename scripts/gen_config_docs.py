@@ -30,7 +30,7 @@ EXTRA = {
     "index.include_hidden": "also index dot-files and hidden folders",
     "index.follow_symlinks": "follow symlinked folders while walking (loops are detected)",
     "tmdb.base_url": "TMDB API base URL including `/3`; also `ANIVAULT_TMDB_URL` (the emulator's URL in tests)",
-    "tmdb.language": "language of titles asked from TMDB (`ja-JP`, `ko-KR`, …)",
+    "tmdb.language": "language of show names, folders and episode names (`ko-KR`, `ja-JP`, …; TMDB falls back to the original name); a language code with an optional country",
     "organize.dest": "the library folder organize and run write into (`--dest` wins)",
     "organize.action": "`move`, `copy`, `hardlink` or `symlink`",
     "organize.conflict": "when the target exists: `skip`, `rename` (add a suffix) or `fail`; never overwrite",

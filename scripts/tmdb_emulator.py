@@ -29,8 +29,8 @@ It behaves as the real service does where recorded answers show it (``../shared/
   is ``{"page": 1, "results": [], "total_pages": 1, "total_results": 0}``. ``first_air_date_year`` filters
   on the first air year, ``year`` on any air date (a season's or an episode's); adult entries only with
   ``include_adult=true``.
-- ``name`` (``title``) is in the requested ``language`` (en-US when absent): that language's translation,
-  else, for en-US, the catalog's ``name``, else the **original** name, never a Latin alias.
+- ``name`` (``title``) is in the requested ``language`` (en-US when absent): the catalog's ``name`` is the en-US
+  one; another language gets its translation, else the **original** name, never a Latin alias.
 - Seasons may carry absolute episode numbers (a season's ``episodes`` list, or ``first_episode``: the
   number its first episode has), as long-running shows do on TMDB (One Piece's season 20 lists 877..885);
   details carry ``last_episode_to_air``. ``/tv/{id}/episode_groups`` and ``/tv/episode_group/{id}`` serve a
@@ -260,18 +260,16 @@ def _translated(raw: dict[str, Any], language: str, key: str) -> str | None:
 
 
 def display_name(raw: dict[str, Any], kind: str, language: str | None) -> str:
-    """TMDB's ``name``/``title`` in ``language`` (en-US when absent): the translation, else for English the
-    entry's own name, else the original name (never a Latin alias)."""
+    """TMDB's ``name``/``title`` in ``language`` (en-US when absent): the catalog's own name is the en-US one;
+    another language gets its translation, else the original name (never a Latin alias)."""
     key, orig_key = ("name", "original_name") if kind == "tv" else ("title", "original_title")
     language = language or "en-US"
     original = raw.get(orig_key) or raw.get(key) or ""
+    if language.split("-")[0] == "en" and raw.get(key):
+        return str(raw[key])
     found = _translated(raw, language, key)
     if found:
         return found
-    if language.split("-")[0] == (raw.get("original_language") or ""):
-        return str(original)
-    if language.split("-")[0] == "en" and raw.get(key):
-        return str(raw[key])
     return str(original)
 
 

@@ -295,7 +295,10 @@ def _bracket_layout(d: _Draft, text: str) -> bool:
         if not d.release_group:
             d.release_group = before[0]
         before = before[1:]
-    candidates = [t for t in before if not R.is_noise_token(t) and R.bracket_episode(t) is None]
+    markers = {t for t, _, _ in tokens if _season_token(d, t)}
+    candidates = [
+        t for t in before if not R.is_noise_token(t) and R.bracket_episode(t) is None and t not in markers
+    ]
     if not candidates:
         return False
     latin = [c for c in candidates if R.latin_count(c) >= 2 and not R.has_cjk(c)]
@@ -311,6 +314,23 @@ def _bracket_layout(d: _Draft, text: str) -> bool:
         d.version = version
     d.fire("bracket_layout")
     _clean_title(d, text)
+    return True
+
+
+def _season_token(d: _Draft, token: str) -> bool:
+    """A bracket that holds only a season or part marker ("[第2期]", "[S2]", "[2nd Season]", "[Part 2]"):
+    the season (or part) goes to the draft, and the bracket is not a title."""
+    found = R.find_season(token)
+    if found is None:
+        return False
+    value, start, end, rule = found
+    if R.has_letter(token[:start] + token[end:]):
+        return False
+    if rule == "season_part":
+        d.part = d.part or value
+    elif d.season is None:
+        d.season = value
+    d.fire("bracket_season")
     return True
 
 

@@ -85,7 +85,8 @@ SEASON_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 # numeral is usually part of the official name.
 _CJK_SEASON_RULES = frozenset({"season_cjk", "season_korean", "season_korean_word"})
 DIGIT = re.compile(r"\d")
-_TRAILING_ROMAN = re.compile(r"(?<=[A-Za-z0-9!?.]) (II|III|IV|V|VI|VII|VIII|IX|X)$")
+# Single letters (V, X) are left out: "Triage X", "Gundam X" are titles, not tenth seasons.
+_TRAILING_ROMAN = re.compile(r"(?<=[A-Za-z0-9!?.]) (II|III|IV|VI|VII|VIII|IX)$")
 
 # Episode markers that are unambiguous wherever they appear.
 SXXEYY = re.compile(

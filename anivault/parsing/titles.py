@@ -295,7 +295,7 @@ def _folder_context(d: _Draft, folders: Sequence[str]) -> None:
                 if d.year is None and folder_draft.year is not None:
                     d.year = folder_draft.year
                 d.fire("folder_title")
-        elif d.season is None or d.part is None:
+        elif d.season is None or d.part is None or d.year is None:
             # "Made in Abyss S2/Made in Abyss - 03.mkv": the show's folder says what the name leaves out
             folder_draft = _Draft(title=_DELIMS.sub(" ", R.preprocess(folder)[0]))
             _fix_folder_title(folder_draft)
@@ -306,6 +306,9 @@ def _folder_context(d: _Draft, folders: Sequence[str]) -> None:
                 if d.part is None and folder_draft.part is not None:
                     d.part = folder_draft.part
                     d.fire("folder_season")
+                if d.year is None and folder_draft.year is not None:
+                    d.year = folder_draft.year  # "Berserk (1997)/Season 01/Berserk - S01E02.mkv"
+                    d.fire("folder_year")
         break
 
 

@@ -41,6 +41,7 @@ CASES: list[Case] = [
     ("[Group] Mushoku Tensei S2 Part 2 - 03 [1080p].mkv", (), {"title": "Mushoku Tensei", "season": 2, "part": 2, "episode": 3, "episode_title": None}),
     ("[Group] Oshi no Ko 2nd Cour - 03 [1080p].mkv", (), {"title": "Oshi no Ko", "season": None, "part": 2, "episode": 3}),
     ("Made in Abyss - 03.mkv", ("Made in Abyss S2",), {"title": "Made in Abyss", "season": 2, "episode": 3}),
+    ("Berserk - S01E02.mkv", ("Berserk (1997)", "Season 01"), {"title": "Berserk", "season": 1, "episode": 2, "year": 1997}),
     ("[Group] Kaguya-sama wa Kokurasetai - Ultra Romantic - 05 [1080p].mkv", ("Kaguya-sama",), {"title": "Kaguya-sama wa Kokurasetai - Ultra Romantic", "season": None, "episode": 5}),
     ("[Ohys-Raws] 呪術廻戦 第2期 第13話 (MBS 1280x720 x264 AAC).mp4", (), {"title": "呪術廻戦", "season": 2, "episode": 13}),
     ("[Group] 鬼灭之刃 第三季 第05集 [1080p].mp4", (), {"title": "鬼灭之刃", "season": 3, "episode": 5}),

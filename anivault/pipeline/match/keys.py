@@ -42,7 +42,8 @@ def file_numbers(
     episode_title: str | None,
 ) -> FileNumbers:
     """One file's numbers as placement reads them (the same for the workers and the writer)."""
-    special = kind in ("special", "ova") or season == 0
+    # an OVA or special by its name, unless the name also places it in a regular season ("S02E03")
+    special = season == 0 or (kind in ("special", "ova") and not (season and episode is not None))
     return FileNumbers(
         season=season,
         episode=episode,
@@ -50,7 +51,7 @@ def file_numbers(
         special=special,
         part=part,
         movie=kind == "movie",
-        episode_title=episode_title if special and episode_title else None,
+        episode_title=episode_title or None,
     )
 
 

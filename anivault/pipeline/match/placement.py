@@ -33,7 +33,7 @@ _GENERIC_SEASON = re.compile(
 # Words after a title that are no sequel's name (release and kind words).
 _NOISE = frozenset(
     "tv ova oad ona special specials sp movie bd dvd web hd uncensored remastered batch complete"
-    " the of no and".split()
+    " anime animation the of no and".split()
 )
 _COUR_GAP_DAYS = 45  # a pause this long between two episodes of one season splits it into parts
 
@@ -59,6 +59,10 @@ def sequel_words(title_norm: str, details: TitleDetails) -> tuple[str, ...]:
             if best is None or len(rest) > len(best):
                 best = rest
     if not best or all(w in _NOISE or w.isdigit() for w in best):
+        return ()
+    # "暗殺教室 Assassination Classroom": the rest is the show's own title in another script
+    others = " ".join(best)
+    if any(normalize_title(t) == others for t in details.all_titles):
         return ()
     return best
 
@@ -113,8 +117,10 @@ class Placer:
         *,
         offset: int = 0,
         want_names: bool = False,
+        siblings: tuple[FileNumbers, ...] = (),
     ) -> None:
         self.port = port
+        self.siblings = siblings  # every file of the series: how its other parts are numbered
         self.d = details
         self.offset = offset
         self.want_names = want_names
@@ -170,7 +176,10 @@ class Placer:
         season = self.named.number if self.named is not None else None
         if season is None and n.season is not None:
             season = n.season + self.offset
-        if self.words and self.named is None and n.season is None:
+        if season is None and n.episode_title:  # "Show (2008) - Arc Name - 09": the arc read as its title
+            arc = season_named(self.d, tuple(normalize_title(n.episode_title).split()))
+            season = arc.number if arc is not None else None
+        if self.words and self.named is None and n.season is None and len(self.regular) > 1:
             return Placement(
                 None,
                 n.episode,
@@ -255,10 +264,9 @@ class Placer:
             ]
             if len(found) == 1:
                 return self._in_season(found[0].number, episode, show)
-            if len(self.regular) == 1:
-                season = self.regular[0].number
-            else:
-                return Placement(None, episode, doubt=f"part {part}, but of which of the seasons of {show}?")
+            if not self.regular:
+                return Placement(None, episode, doubt=f"part {part}, but TMDB lists no seasons for {show}")
+            season = self.regular[0].number  # no season marker: the first, if its air dates split so
         eps = self.episodes(season)
         runs: list[list[EpisodeInfo]] = []
         for e in sorted(eps or (), key=lambda e: e.number):
@@ -269,10 +277,17 @@ class Placer:
                 runs[-1].append(e)
         if len(runs) >= part and eps and all(e.air_date for e in eps):
             run = runs[part - 1]
-            if any(e.number == episode for e in run):
-                return Placement(season, episode)  # numbered on from the first part
-            if 1 <= episode <= len(run):
-                return Placement(season, run[episode - 1].number)
+            numbers = [e.number for e in run]
+            on = episode in numbers  # numbered on from the first part ("Part 2 - 13")
+            anew = 1 <= episode <= len(run)  # numbered anew ("Part 2 - 01")
+            if on and anew:
+                # both readings fit this number: the series' other files of this part say which it is
+                mine = [m.episode for m in self.siblings if m.part == part and m.episode is not None]
+                on, anew = any(e > len(run) for e in mine), any(e < numbers[0] for e in mine)
+            if on and not anew:
+                return Placement(season, episode)
+            if anew and not on:
+                return Placement(season, numbers[episode - 1])
         return Placement(
             season,
             episode,

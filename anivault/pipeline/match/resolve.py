@@ -82,9 +82,7 @@ class GroupResolver:
         q = g.title_norm
         written = " ".join(g.title.split())
         base = strip_season_words(q)
-        plan: list[tuple[MediaType, str, int | None, bool]] = []
-        if g.year is not None:
-            plan.append((primary, written, g.year, False))
+        plan: list[tuple[MediaType, str, int | None, bool]] = [(primary, written, g.year, False)]
         if primary == "tv" and g.max_episode is None:
             # no episode number anywhere: as likely a film as a show
             plan.append((other, written, g.year, False))
@@ -120,7 +118,14 @@ class GroupResolver:
         detailed: set[tuple[str, int]] = set()
         for media_type, query, year, any_date, evidence in self._search_plan(g):
             top = max(best.values(), key=lambda c: c.score, default=None)
-            if top is not None and top.detailed and top.score >= self.opts.auto_threshold + 0.05:
+            if (
+                top is not None
+                and top.detailed
+                and top.score >= self.opts.auto_threshold + 0.05
+                # an exact title ends the search; a near one still lets the title's own spellings be
+                # tried (a film of the same name may be the better answer), not the shortened variants
+                and (top.reasons.get("title", 0.0) >= 0.97 or not evidence)
+            ):
                 break  # a good answer: other queries are not worth their requests
             hits = self.port.search(media_type, query, year, any_air_date=any_date)
             if hits:
@@ -209,6 +214,12 @@ class GroupResolver:
             # title match, a person should choose; the closer the tie, the lower the confidence
             lo, hi = self.opts.review_threshold, self.opts.auto_threshold
             confidence = min(confidence, lo + (hi - lo) * 0.99 * margin / self.opts.ambiguity_margin)
+        if top.reasons.get("episodes_fit") is False or (
+            top.media_type == "movie" and (g.max_episode or 0) > 1
+        ):
+            # the show has fewer episodes than the files number, or a film would hold episode 2 and on:
+            # however good the title, a person looks
+            confidence = min(confidence, self.opts.auto_threshold - 0.01)
         confidence = round(confidence, 3)
         if confidence >= self.opts.auto_threshold and top.detailed:
             return GroupDecision(g, "matched", "auto", confidence, None, top, top3)
@@ -235,7 +246,8 @@ class GroupResolver:
     def place(self, decision: GroupDecision) -> GroupDecision:
         """Where TMDB files each file of a matched key (placement.py)."""
         chosen = decision.chosen
-        if decision.status != "matched" or chosen is None or chosen.details is None:
+        # a series waiting for a person is placed too: the rows then show what accepting it would do
+        if decision.status not in ("matched", "review") or chosen is None or chosen.details is None:
             return decision
         placer = Placer(
             self.port,
@@ -243,6 +255,7 @@ class GroupResolver:
             decision.group.title_norm,
             offset=decision.season_offset,
             want_names=self.opts.episode_names,
+            siblings=decision.group.numbers,
         )
         placements = {n: placer.place(n) for n in decision.group.numbers}
         return dataclasses.replace(decision, placements=placements)

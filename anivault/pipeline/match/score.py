@@ -115,7 +115,12 @@ def score_candidate(
         reasons["year"] = adj
     # TV vs movie from the parse
     if media_type != group.kind:
-        adj = -0.03 if (group.kind == "tv" and group.max_episode is None) else -0.12
+        if group.kind == "tv" and group.max_episode is None:
+            adj = -0.03  # no episode number: a film is as likely
+        elif media_type == "movie" and (group.max_episode or 0) > 1:
+            adj = -0.30  # a film has no episode 2
+        else:
+            adj = -0.12
         score += adj
         reasons["media_type"] = adj
     # episode numbers must fit the show

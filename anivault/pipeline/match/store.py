@@ -62,9 +62,9 @@ def write_decision(session: Session, d: GroupDecision, refresh: bool = False) ->
     for r in rows:
         status, reason, confidence = d.status, d.reason, d.confidence
         place = Placement(None, None)
-        if status == "matched" and chosen is not None and chosen.media_type == "tv":
+        if d.placements and chosen is not None and chosen.media_type == "tv":
             place = d.placements.get(numbers_of(r), _UNPLACED)
-            if place.doubt is not None:
+            if place.doubt is not None and status == "matched":
                 status, reason = "review", f"{REASON_PLACE}: {place.doubt}"
                 confidence = min(confidence, REVIEW_CONFIDENCE)
         objs.append(

@@ -33,7 +33,7 @@ class FileNumbers:
     special: bool = False  # an OVA, an SP or a file in a Specials folder
     part: int | None = None  # "Part 2", "2nd Cour": a split season's second half
     movie: bool = False
-    episode_title: str | None = None  # the parse's, kept for specials only (it can name TMDB's episode)
+    episode_title: str | None = None  # the parse's: it can name a special, or a season ("Show - Arc - 05")
 
 
 @dataclass(frozen=True, slots=True)
